@@ -1,0 +1,209 @@
+"""Organisations (tenants), their people and their groups."""
+
+import phonenumbers
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+def validate_region(value: str) -> None:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"{value!r} is not an ISO 3166 region that phone numbers know.")
+
+
+class Organisation(models.Model):
+    """A Klaxon customer: every person, group and location belongs to exactly one."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True, help_text="Typed at sign-in to pick the organisation.")
+    phone_region = models.CharField(
+        max_length=2,
+        default="GB",
+        validators=[validate_region],
+        help_text="ISO 3166 code used to read national phone numbers (such as 07700 900123).",
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        """Klaxon staff (no organisation) sign in to /admin/ by their userName alone."""
+        return self.get(organisation=None, user_name__iexact=username)
+
+    def create_user(self, user_name, password=None, **fields):
+        user = self.model(user_name=user_name, **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, user_name, password=None, **fields):
+        fields.update(is_staff=True, is_superuser=True, organisation=None)
+        return self.create_user(user_name, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person Klaxon can alert, and who may sign in to the portal.
+
+    userName is unique within the organisation, case-insensitively (RFC 7643 §4.1.1
+    makes it caseExact false). Sign-in names the organisation, so two customers may
+    each have a jo@example.com; Klaxon staff have no organisation and use /admin/.
+    """
+
+    class Role(models.TextChoices):
+        SITE_ADMIN = "site_admin", "Site administrator"
+        USER = "user", "User"
+
+    class Source(models.TextChoices):
+        IDENTITY_PROVIDER = "identity_provider", "Identity provider"
+        MANUAL = "manual", "Manual"
+
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.CASCADE, related_name="users"
+    )
+    user_name = models.CharField("userName", max_length=255)
+    external_id = models.CharField("externalId", max_length=255, null=True, blank=True)
+    given_name = models.CharField(max_length=150, blank=True)
+    family_name = models.CharField(max_length=150, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    email = models.EmailField("primary e-mail", max_length=254, blank=True)
+    is_active = models.BooleanField("active", default=True)
+    is_staff = models.BooleanField("Klaxon staff", default=False)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
+
+    # Effective location beside the value the identity provider last sent.
+    location = models.ForeignKey(
+        "locations.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    idp_location = models.CharField("location sent by the identity provider", max_length=255, null=True, blank=True)
+    # Effective notification number (E.164) beside the value last received as sent.
+    notification_phone = models.CharField("notification phone number (E.164)", max_length=20, blank=True)
+    idp_notification_phone = models.CharField(
+        "notification phone number sent by the identity provider", max_length=64, null=True, blank=True
+    )
+    phone_problem = models.CharField(max_length=255, blank=True, help_text="Why the last number could not be used.")
+
+    department = models.CharField(max_length=255, blank=True)
+    employee_number = models.CharField(max_length=255, blank=True)
+    # Every other attribute the identity provider sent (title, addresses, phoneNumbers,
+    # manager, ...), kept as sent so that GET returns exactly what was written.
+    scim_attributes = models.JSONField(default=dict, blank=True)
+
+    date_joined = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    idp_last_seen_at = models.DateTimeField("last written by the identity provider", null=True, blank=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "user_name"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["user_name"]
+        constraints = [
+            models.UniqueConstraint(
+                "organisation", Lower("user_name"), name="accounts_user_username_ci_unique"
+            ),
+            models.UniqueConstraint(
+                Lower("user_name"), condition=Q(organisation=None), name="accounts_user_staff_username_ci_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["organisation", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="accounts_user_externalid_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(organisation__isnull=False) | Q(is_staff=True),
+                name="accounts_user_org_or_staff",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organisation", "location"], name="accounts_user_org_location"),
+        ]
+
+    def __str__(self) -> str:
+        return self.user_name
+
+    @property
+    def full_name(self) -> str:
+        return self.display_name or " ".join(p for p in (self.given_name, self.family_name) if p) or self.user_name
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.given_name or self.user_name
+
+    @property
+    def is_site_admin(self) -> bool:
+        return self.role == self.Role.SITE_ADMIN
+
+    @property
+    def is_idp_managed(self) -> bool:
+        return self.source == self.Source.IDENTITY_PROVIDER
+
+
+class Group(models.Model):
+    """A target for alerts; its members are people of the same organisation."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="groups")
+    display_name = models.CharField("displayName", max_length=255)
+    external_id = models.CharField("externalId", max_length=255, null=True, blank=True)
+    members = models.ManyToManyField(User, through="GroupMembership", related_name="klaxon_groups", blank=True)
+    source = models.CharField(max_length=20, choices=User.Source.choices, default=User.Source.MANUAL)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["display_name"]
+        constraints = [
+            models.UniqueConstraint(
+                "organisation", Lower("display_name"), name="accounts_group_displayname_ci_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["organisation", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="accounts_group_externalid_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class GroupMembership(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="accounts_groupmembership_unique"),
+        ]
+        indexes = [models.Index(fields=["user"], name="accounts_membership_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group}"
+
+
+class PortalSession(models.Model):
+    """Which sessions belong to whom, so deactivating someone can end them all."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="portal_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"session of {self.user}"

@@ -1,0 +1,2 @@
+app_name = "scim_sync"
+urlpatterns: list = []
