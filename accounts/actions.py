@@ -3,14 +3,17 @@
 Portal views, Django admin, management commands and the SCIM layer all call them.
 """
 
+import uuid
 from dataclasses import dataclass
 
 import phonenumbers
+from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Organisation, PortalSession, User
+from accounts.models import Group, GroupMembership, Organisation, PortalSession, User
 from locations.actions import resolve_location  # noqa: F401  (re-exported for callers)
 from locations.models import DEFAULT_LOCATION_NAME, Location
 
@@ -111,3 +114,150 @@ def create_manual_user(organisation: Organisation, user_name: str, *, password: 
     user.full_clean(exclude=["password"])
     user.save()
     return user
+
+
+class Conflict(Exception):
+    """A uniqueness rule of the organisation would be broken (decided by the database)."""
+
+
+# Fields an identity provider may write, with the column each lands in.
+PROVISIONED_FIELDS = (
+    "user_name", "external_id", "given_name", "family_name", "display_name", "email",
+    "department", "employee_number",
+)
+
+
+def _check_lengths(model, values: dict) -> None:
+    for name, value in values.items():
+        field = model._meta.get_field(name)
+        if isinstance(value, str) and field.max_length and len(value) > field.max_length:
+            raise ValidationError({name: f"{field.verbose_name} is longer than {field.max_length} characters."})
+
+
+def _user_name_conflict(organisation, user_name: str, external_id: str | None, exclude_pk=None) -> str:
+    others = User.objects.filter(organisation=organisation).exclude(pk=exclude_pk)
+    if others.filter(user_name__iexact=user_name).exists():
+        return f"userName {user_name!r} is already taken in this organisation."
+    if external_id is not None and others.filter(external_id=external_id).exists():
+        return f"externalId {external_id!r} is already taken in this organisation."
+    return "The user clashes with an existing one."
+
+
+def provision_user(organisation: Organisation, values: dict, *, user: User | None = None) -> User:
+    """Create or replace a person as the identity provider describes them.
+
+    `values` holds PROVISIONED_FIELDS plus `is_active`, `idp_location`,
+    `idp_notification_phone` and `scim_attributes` (everything else, as sent).
+    A manual user with the same userName is adopted rather than refused: the
+    provider takes them over. Uniqueness is left to the database constraints so
+    that parallel requests cannot both win.
+    """
+    values = dict(values)
+    values["user_name"] = (values.get("user_name") or "").strip()
+    if not values["user_name"]:
+        raise ValidationError({"user_name": "userName is required."})
+    _check_lengths(User, {k: values.get(k) for k in PROVISIONED_FIELDS if values.get(k) is not None})
+    if user is None:
+        user = (
+            User.objects.select_for_update()
+            .filter(organisation=organisation, source=User.Source.MANUAL, user_name__iexact=values["user_name"])
+            .first()
+        ) or User(organisation=organisation, password=make_password(None))
+    for name in PROVISIONED_FIELDS:
+        value = values.get(name)
+        setattr(user, name, value if name == "external_id" else (value or ""))
+    if values.get("idp_notification_phone") != user.idp_notification_phone or user.pk is None:
+        set_notification_phone(user, values.get("idp_notification_phone"), from_identity_provider=True)
+    set_idp_location(user, values.get("idp_location"))
+    was_active = user.is_active
+    user.is_active = bool(values.get("is_active", True))
+    user.scim_attributes = values.get("scim_attributes") or {}
+    user.source = User.Source.IDENTITY_PROVIDER
+    user.idp_last_seen_at = timezone.now()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict(_user_name_conflict(organisation, user.user_name, user.external_id, user.pk)) from None
+    if was_active and not user.is_active:
+        end_sessions(user)
+    return user
+
+
+def delete_user(user: User) -> None:
+    end_sessions(user)
+    user.delete()
+
+
+# Groups ---------------------------------------------------------------------------
+
+
+def find_members(organisation: Organisation, member_ids) -> dict[str, int]:
+    """Map each SCIM id that is a person of `organisation` to its database key."""
+    parsed = {}
+    for raw in member_ids:
+        try:
+            parsed[str(raw)] = uuid.UUID(str(raw))
+        except ValueError:
+            continue
+    found = dict(
+        User.objects.filter(organisation=organisation, scim_id__in=set(parsed.values())).values_list("scim_id", "pk")
+    )
+    return {raw: found[ident] for raw, ident in parsed.items() if ident in found}
+
+
+def resolve_member_map(organisation: Organisation, member_ids) -> dict[str, int]:
+    """Like find_members, but any id that is not a person of this organisation
+    refuses the whole request."""
+    found = find_members(organisation, member_ids)
+    unknown = sorted({str(raw) for raw in member_ids} - set(found))
+    if unknown:
+        raise ValidationError({"members": f"No such user in this organisation: {', '.join(unknown[:5])}."})
+    return found
+
+
+def _save_group(group: Group) -> None:
+    _check_lengths(Group, {"display_name": group.display_name, "external_id": group.external_id})
+    if not (group.display_name or "").strip():
+        raise ValidationError({"display_name": "displayName is required."})
+    try:
+        with transaction.atomic():
+            group.save()
+    except IntegrityError:
+        raise Conflict(f"A group called {group.display_name!r} already exists in this organisation.") from None
+
+
+def save_group(group: Group, *, display_name: str, external_id: str | None) -> Group:
+    group.display_name = (display_name or "").strip()
+    group.external_id = external_id
+    group.source = User.Source.IDENTITY_PROVIDER
+    _save_group(group)
+    return group
+
+
+def add_members(group: Group, user_pks) -> None:
+    """Set union, in the database: re-adding a member changes nothing."""
+    GroupMembership.objects.bulk_create(
+        [GroupMembership(group_id=group.pk, user_id=pk) for pk in user_pks], ignore_conflicts=True, batch_size=2000
+    )
+
+
+def remove_members(group: Group, user_pks=None) -> None:
+    """Set difference; without `user_pks` every member leaves."""
+    memberships = GroupMembership.objects.filter(group=group)
+    if user_pks is not None:
+        memberships = memberships.filter(user_id__in=list(user_pks))
+    memberships._raw_delete(memberships.db)
+
+
+def replace_members(group: Group, user_pks) -> None:
+    keep = set(user_pks)
+    current = set(GroupMembership.objects.filter(group=group).values_list("user_id", flat=True))
+    remove_members(group, current - keep)
+    add_members(group, keep - current)
+
+
+def touch_group(group: Group) -> None:
+    """Member changes move the group's lastModified and version."""
+    group.updated_at = timezone.now()
+    Group.objects.filter(pk=group.pk).update(updated_at=group.updated_at)

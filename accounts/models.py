@@ -1,5 +1,7 @@
 """Organisations (tenants), their people and their groups."""
 
+import uuid
+
 import phonenumbers
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -72,6 +74,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     organisation = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.CASCADE, related_name="users"
     )
+    # The opaque SCIM id; the database key never leaves Klaxon.
+    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user_name = models.CharField("userName", max_length=255)
     external_id = models.CharField("externalId", max_length=255, null=True, blank=True)
     given_name = models.CharField(max_length=150, blank=True)
@@ -160,6 +164,7 @@ class Group(models.Model):
     """A target for alerts; its members are people of the same organisation."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="groups")
+    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     display_name = models.CharField("displayName", max_length=255)
     external_id = models.CharField("externalId", max_length=255, null=True, blank=True)
     members = models.ManyToManyField(User, through="GroupMembership", related_name="klaxon_groups", blank=True)

@@ -41,3 +41,53 @@ def acme(db) -> Tenant:
 @pytest.fixture
 def globex(db) -> Tenant:
     return make_tenant("Globex Corporation", "globex", region="US", locations=("Springfield",))
+
+
+class ScimClient:
+    """Talks SCIM to one organisation's endpoint through Django's test client."""
+
+    def __init__(self, client, tenant: Tenant):
+        from scim_sync.credentials import endpoint_for, generate_token
+
+        self.client = client
+        self.tenant = tenant
+        self.endpoint = endpoint_for(tenant.organisation)
+        self.token = generate_token(tenant.organisation)
+        self.base = f"/scim/v2/{self.endpoint.key}"
+
+    def headers(self, token=None, **extra):
+        return {"HTTP_AUTHORIZATION": f"Bearer {token or self.token}", **extra}
+
+    def request(self, method, path, body=None, *, token=None, content_type="application/scim+json", **extra):
+        import json
+
+        kwargs = self.headers(token, **extra)
+        if body is not None:
+            kwargs["data"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+            kwargs["content_type"] = content_type
+        return getattr(self.client, method)(self.base + path, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("get", path, **kw)
+
+    def post(self, path, body, **kw):
+        return self.request("post", path, body, **kw)
+
+    def put(self, path, body, **kw):
+        return self.request("put", path, body, **kw)
+
+    def patch(self, path, body, **kw):
+        return self.request("patch", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("delete", path, **kw)
+
+
+@pytest.fixture
+def scim(client, acme) -> ScimClient:
+    return ScimClient(client, acme)
+
+
+@pytest.fixture
+def scim_globex(client, globex) -> ScimClient:
+    return ScimClient(client, globex)

@@ -1,0 +1,53 @@
+"""Django admin for Klaxon staff: SCIM credentials and activity are read-only here.
+
+Tokens and keys change only through `scim_sync.credentials` (portal or `scim_credentials`),
+so that a new token is shown once and every rotation follows the same rules.
+"""
+
+from django.contrib import admin
+
+from scim_sync.models import ScimActivity, ScimEndpoint, ScimToken
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScimEndpoint)
+class ScimEndpointAdmin(ReadOnlyAdmin):
+    list_display = ("organisation", "url", "created", "rotated_at", "sync_started_at")
+    list_select_related = ("organisation",)
+    search_fields = ("organisation__name", "organisation__slug")
+
+
+@admin.register(ScimToken)
+class ScimTokenAdmin(ReadOnlyAdmin):
+    """Deleting a token stays possible: it is how staff revoke a leaked one at once."""
+
+    list_display = ("prefix", "organisation", "created_at", "created_by", "last_used_at", "expires_at")
+    list_filter = ("organisation",)
+    list_select_related = ("organisation", "created_by")
+    search_fields = ("prefix",)
+    fields = ("organisation", "prefix", "created_at", "created_by", "last_used_at", "expires_at")
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # As Django's UserAdmin does for passwords: no probing hashes through the changelist URL.
+        if lookup.startswith("token_hash"):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+
+@admin.register(ScimActivity)
+class ScimActivityAdmin(ReadOnlyAdmin):
+    list_display = ("at", "organisation", "method", "resource_type", "label", "resource_id", "status", "scim_type", "duration_ms")
+    list_filter = ("organisation", "method", "resource_type", "status", "at")
+    list_select_related = ("organisation",)
+    search_fields = ("label", "resource_id", "detail")
+
+    def has_delete_permission(self, request, obj=None):
+        # The log is an audit trail; prune_scim_activity alone removes old records.
+        return False

@@ -1,0 +1,253 @@
+"""SCIM filters (RFC 7644 §3.4.2.2) translated into Django `Q` objects.
+
+scim2-models parses the filter; this module maps each attribute path to a column so
+that filtering, counting and paging all run in the database. An attribute Klaxon
+cannot filter on is a 400 invalidFilter, never a silently wider result.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils.dateparse import parse_datetime
+from scim2_models import InvalidFilterException, ScimFilter
+from scim2_models.path import AttrPath, Comparison, LogicalExpr, Not, Present, ValuePath
+from scim2_models.path.expressions import CompareOperator, LogicalOperator
+
+from accounts.models import GroupMembership
+from scim_sync.schema import CORE_GROUP_SCHEMA, CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, KLAXON_USER_SCHEMA
+
+
+@dataclass(frozen=True)
+class Column:
+    lookup: str
+    kind: str = "string"  # string | bool | datetime | uuid | json | members
+    case_exact: bool = False
+
+
+_JSON_CORE = ("title", "nickName", "userType", "preferredLanguage", "locale", "timezone", "profileUrl")
+
+USER_COLUMNS = {
+    "id": Column("scim_id", "uuid", True),
+    "externalid": Column("external_id", case_exact=True),
+    "username": Column("user_name"),
+    "displayname": Column("display_name"),
+    "name.givenname": Column("given_name"),
+    "name.familyname": Column("family_name"),
+    "name.formatted": Column("scim_attributes__name__formatted", "json"),
+    "name.middlename": Column("scim_attributes__name__middleName", "json"),
+    "active": Column("is_active", "bool"),
+    "emails": Column("email"),
+    "emails.value": Column("email"),
+    "meta.created": Column("date_joined", "datetime"),
+    "meta.lastmodified": Column("updated_at", "datetime"),
+    f"{ENTERPRISE_USER_SCHEMA}:department".lower(): Column("department"),
+    f"{ENTERPRISE_USER_SCHEMA}:employeenumber".lower(): Column("employee_number"),
+    f"{KLAXON_USER_SCHEMA}:location".lower(): Column("idp_location"),
+    f"{KLAXON_USER_SCHEMA}:notificationphonenumber".lower(): Column("idp_notification_phone", case_exact=True),
+    **{name.lower(): Column(f"scim_attributes__{name}", "json") for name in _JSON_CORE},
+}
+
+GROUP_COLUMNS = {
+    "id": Column("scim_id", "uuid", True),
+    "externalid": Column("external_id", case_exact=True),
+    "displayname": Column("display_name"),
+    "meta.created": Column("created", "datetime"),
+    "meta.lastmodified": Column("updated_at", "datetime"),
+    "members": Column("", "members"),
+    "members.value": Column("", "members"),
+}
+
+_CORE_SCHEMAS = {CORE_USER_SCHEMA.lower(), CORE_GROUP_SCHEMA.lower()}
+_BARE_VALUE = re.compile(r'^\s*([A-Za-z][\w.:\-]*)\s+(eq|ne|co|sw|ew)\s+([^\s"()\[\]]+)\s*$', re.IGNORECASE)
+_LITERALS = {"true", "false", "null"}
+
+
+def parse_filter(text: str):
+    """Parse a filter; an unquoted value (Entra's `externalId eq jyoung`) is read as a string."""
+    try:
+        return ScimFilter(text).ast
+    except InvalidFilterException:
+        bare = _BARE_VALUE.match(text)
+        if not bare or bare.group(3).lower() in _LITERALS or _is_number(bare.group(3)):
+            raise
+        return ScimFilter(f"{bare.group(1)} {bare.group(2)} {ScimFilter.quote(bare.group(3))}").ast
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def attribute_key(attr_path: AttrPath) -> str:
+    """Lower-case lookup key: `name.familyname`, or `<extension urn>:attr` for extensions."""
+    name = attr_path.attr + (f".{attr_path.sub_attr}" if attr_path.sub_attr else "")
+    if attr_path.uri and attr_path.uri.lower() not in _CORE_SCHEMAS:
+        name = f"{attr_path.uri}:{name}"
+    return name.lower()
+
+
+def _invalid(detail: str) -> InvalidFilterException:
+    return InvalidFilterException(detail=detail)
+
+
+class QueryTranslator:
+    """Walks a parsed filter and builds the `Q` for one resource type."""
+
+    def __init__(self, columns: dict[str, Column]):
+        self.columns = columns
+
+    def to_q(self, node) -> Q:
+        if isinstance(node, LogicalExpr):
+            combined = Q()
+            for i, term in enumerate(node.terms):
+                q = self.to_q(term)
+                combined = q if i == 0 else (combined & q if node.op == LogicalOperator.and_ else combined | q)
+            return combined
+        if isinstance(node, Not):
+            return ~self.to_q(node.expr)
+        if isinstance(node, Present):
+            return self._present(self._column(node.attr_path))
+        if isinstance(node, Comparison):
+            return self._compare(self._column(node.attr_path), node.op, node.value)
+        if isinstance(node, ValuePath):
+            return self._value_path(node)
+        raise _invalid("Unsupported filter expression.")
+
+    def _column(self, attr_path: AttrPath) -> Column:
+        column = self.columns.get(attribute_key(attr_path))
+        if column is None:
+            raise _invalid(f"Filtering on {attr_path} is not supported.")
+        return column
+
+    def _present(self, column: Column) -> Q:
+        if column.kind == "members":
+            return Q(Exists(GroupMembership.objects.filter(group=OuterRef("pk"))))
+        if column.kind in ("bool", "datetime", "uuid"):
+            return Q(**{f"{column.lookup}__isnull": False})
+        return Q(**{f"{column.lookup}__isnull": False}) & ~Q(**{column.lookup: ""})
+
+    def _compare(self, column: Column, op: CompareOperator, value) -> Q:
+        if value is None:
+            if op == CompareOperator.eq:
+                return ~self._present(column)
+            if op == CompareOperator.ne:
+                return self._present(column)
+            raise _invalid("null can only be compared with eq or ne.")
+        if column.kind == "bool":
+            if not isinstance(value, bool) or op not in (CompareOperator.eq, CompareOperator.ne):
+                raise _invalid("Boolean attributes compare with eq or ne and true or false.")
+            q = Q(**{column.lookup: value})
+            return q if op == CompareOperator.eq else ~q
+        if column.kind == "datetime":
+            return self._compare_datetime(column, op, value)
+        if isinstance(value, bool):
+            raise _invalid("A text attribute cannot be compared with a boolean.")
+        value = str(value)
+        if column.kind == "uuid":
+            return self._compare_id(column.lookup, op, value)
+        if column.kind == "members":
+            q = Q(Exists(GroupMembership.objects.filter(group=OuterRef("pk"), user__scim_id=_as_uuid(value))))
+            return self._eq_ne(op, q, "members")
+        suffix = {
+            CompareOperator.eq: "exact", CompareOperator.ne: "exact", CompareOperator.co: "contains",
+            CompareOperator.sw: "startswith", CompareOperator.ew: "endswith",
+            CompareOperator.gt: "gt", CompareOperator.ge: "gte", CompareOperator.lt: "lt", CompareOperator.le: "lte",
+        }[op]
+        if column.kind == "json" and suffix in ("gt", "gte", "lt", "lte"):
+            raise _invalid("Ordering comparisons are not supported on this attribute.")
+        if not column.case_exact and suffix in ("exact", "contains", "startswith", "endswith"):
+            suffix = "i" + suffix
+        q = Q(**{f"{column.lookup}__{suffix}": value})
+        return ~q if op == CompareOperator.ne else q
+
+    @staticmethod
+    def _eq_ne(op, q: Q, name: str) -> Q:
+        if op == CompareOperator.eq:
+            return q
+        if op == CompareOperator.ne:
+            return ~q
+        raise _invalid(f"{name} compares with eq or ne only.")
+
+    def _compare_id(self, lookup: str, op, value: str) -> Q:
+        ident = _as_uuid(value)
+        q = Q(**{lookup: ident}) if ident else Q(pk__in=[])
+        return self._eq_ne(op, q, "id")
+
+    @staticmethod
+    def _compare_datetime(column: Column, op, value) -> Q:
+        moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+        if moment is None:
+            raise _invalid(f"{value!r} is not a date and time (RFC 3339).")
+        suffix = {CompareOperator.eq: "exact", CompareOperator.ne: "exact", CompareOperator.gt: "gt",
+                  CompareOperator.ge: "gte", CompareOperator.lt: "lt", CompareOperator.le: "lte"}.get(op)
+        if suffix is None:
+            raise _invalid("Dates compare with eq, ne, gt, ge, lt or le.")
+        q = Q(**{f"{column.lookup}__{suffix}": moment})
+        return ~q if op == CompareOperator.ne else q
+
+    def _value_path(self, node: ValuePath) -> Q:
+        key = attribute_key(node.attr_path)
+        if key == "members" and "members" in self.columns:
+            return MemberTranslator().to_q(node.val_filter)
+        if key == "emails" and "emails" in self.columns:
+            return EmailTranslator(self.columns["emails"]).to_q(node.val_filter)
+        raise _invalid(f"Filtering inside {node.attr_path} is not supported.")
+
+
+class EmailTranslator(QueryTranslator):
+    """Inside emails[...]: Klaxon keeps one e-mail, the work (primary) one."""
+
+    def __init__(self, email: Column):
+        super().__init__({"value": email})
+        self.email = email
+
+    def to_q(self, node) -> Q:
+        if isinstance(node, Comparison) and attribute_key(node.attr_path) in ("type", "primary"):
+            if (node.op, str(node.value).lower()) in ((CompareOperator.eq, "work"), (CompareOperator.eq, "true")):
+                return Q()
+            raise _invalid('Only the work e-mail can be filtered: use emails[type eq "work"].')
+        return super().to_q(node)
+
+
+class MemberTranslator(QueryTranslator):
+    def __init__(self):
+        super().__init__({"value": Column("", "members")})
+
+
+USER_FILTERS = QueryTranslator(USER_COLUMNS)
+GROUP_FILTERS = QueryTranslator(GROUP_COLUMNS)
+
+
+def _as_uuid(value: str):
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def filter_q(translator: QueryTranslator, text: str) -> Q:
+    return translator.to_q(parse_filter(text))
+
+
+def sort_field(columns: dict[str, Column], sort_by: str) -> str:
+    """The column behind `sortBy`; RFC 7644 §3.4.2.3."""
+    try:
+        column = columns.get(attribute_key(_parse_attr_path(sort_by)))
+    except ValueError:
+        column = None
+    if column is None or column.kind in ("members",):
+        raise _invalid(f"Sorting by {sort_by} is not supported.")
+    return column.lookup
+
+
+def _parse_attr_path(text: str) -> AttrPath:
+    node = parse_filter(f"{text} pr")
+    if not isinstance(node, Present):
+        raise ValueError(text)
+    return node.attr_path

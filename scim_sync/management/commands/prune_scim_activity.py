@@ -1,0 +1,24 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from scim_sync.credentials import prune_activity
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete SCIM activity records older than KLAXON_SCIM_LOG_DAYS days (or --days). "
+        "Idempotent; safe to run from cron."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--days", type=int, default=None,
+            help=f"Keep this many days of activity (default KLAXON_SCIM_LOG_DAYS, now {settings.KLAXON_SCIM_LOG_DAYS}).",
+        )
+
+    def handle(self, *args, **options):
+        days = settings.KLAXON_SCIM_LOG_DAYS if options["days"] is None else options["days"]
+        if days < 0:
+            raise CommandError("--days must be zero or more.")
+        deleted = prune_activity(days)
+        self.stdout.write(f"Deleted {deleted} SCIM activity record(s) older than {days} day(s).")

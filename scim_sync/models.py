@@ -1,0 +1,147 @@
+"""SCIM credentials (endpoint key and tokens) and the log of SCIM requests.
+
+Changes go through `scim_sync.credentials`; these models only hold the rows.
+"""
+
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Organisation
+
+TOKEN_PREFIX = "klx_"
+# "klx_" and 8 characters of the random part: enough to tell tokens apart, useless to guess with.
+SHOWN_PREFIX_LENGTH = 12
+
+
+def new_endpoint_key() -> str:
+    """192 random bits: the key is part of the URL, so it must be unguessable too."""
+    return secrets.token_urlsafe(24)
+
+
+def hash_token(raw: str) -> str:
+    """SHA-256 is enough: tokens carry 256 random bits, so there is nothing to brute-force."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ScimEndpoint(models.Model):
+    """Where an organisation's identity provider sends SCIM requests.
+
+    The key in the URL selects the organisation before the token is checked; rotating it
+    makes the old URL answer 404, e.g. after the URL leaked into a ticket.
+    """
+
+    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="scim_endpoint")
+    key = models.CharField(max_length=64, default=new_endpoint_key, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    rotated_at = models.DateTimeField("key last rotated", null=True, blank=True)
+    sync_started_at = models.DateTimeField(
+        "synchronisation switched on", null=True, blank=True,
+        help_text="When the first token was generated; users created by hand before this may be adopted.",
+    )
+
+    class Meta:
+        verbose_name = "SCIM endpoint"
+        constraints = [models.UniqueConstraint(fields=["key"], name="scim_sync_scimendpoint_key_unique")]
+
+    def __str__(self) -> str:
+        return f"SCIM endpoint of {self.organisation}"
+
+    @property
+    def url(self) -> str:
+        return f"{settings.KLAXON_PUBLIC_URL}/scim/v2/{self.key}"
+
+
+class ScimTokenQuerySet(models.QuerySet):
+    def live(self):
+        """Tokens that authenticate now: never superseded, or still inside their grace period."""
+        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+
+    def for_token(self, organisation: Organisation, raw: str) -> "ScimToken | None":
+        """The live token of `organisation` whose clear value is `raw`, or None.
+
+        The database finds the row by hash (an index look-up reveals nothing useful about
+        a guess, since the guess is hashed first); `hmac.compare_digest` then confirms it in
+        constant time. Another organisation's valid token gives None.
+        """
+        digest = hash_token(raw)
+        token = self.live().filter(organisation=organisation, token_hash=digest).first()
+        if token is None or not hmac.compare_digest(token.token_hash, digest):
+            return None
+        return token
+
+
+class ScimToken(models.Model):
+    """A bearer token of one organisation's identity provider, kept only as a hash."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="scim_tokens")
+    prefix = models.CharField(max_length=SHOWN_PREFIX_LENGTH, editable=False)
+    token_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty while current; set when a newer token supersedes it."
+    )
+
+    objects = ScimTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "SCIM token"
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["token_hash"], name="scim_sync_scimtoken_hash_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.organisation})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class ScimActivity(models.Model):
+    """One SCIM request, as administrators see it on the Synchronisation page.
+
+    Never holds tokens, request bodies or phone numbers: only what identifies the
+    resource and the outcome.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="scim_activity")
+    at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=10)
+    resource_type = models.CharField(max_length=40, help_text="User, Group, ServiceProviderConfig, …")
+    resource_id = models.CharField("SCIM id", max_length=255, blank=True)
+    label = models.CharField(max_length=255, blank=True, help_text="userName or displayName.")
+    status = models.PositiveSmallIntegerField()
+    scim_type = models.CharField("scimType", max_length=40, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "SCIM activity"
+        verbose_name_plural = "SCIM activity"
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["organisation", "-at"], name="scim_sync_scimactivity_org_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__gte=100, status__lte=599), name="scim_sync_scimactivity_status_http"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.summary
+
+    @property
+    def summary(self) -> str:
+        """One line for administrators, e.g. "PATCH user jo@acme.test: 400 invalidValue: …"."""
+        kind = self.resource_type.lower() if self.resource_type in ("User", "Group") else self.resource_type
+        subject = " ".join(filter(None, (self.method, kind, self.label or self.resource_id)))
+        outcome = " ".join(filter(None, (str(self.status), self.scim_type)))
+        return f"{subject}: {outcome}" + (f": {self.detail}" if self.detail else "")

@@ -1,0 +1,150 @@
+"""HTTP plumbing of RFC 7644 on Django REST framework: media types and errors."""
+
+import json
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.response import Response
+from scim2_models import SCIMException
+
+from accounts.actions import Conflict
+
+logger = logging.getLogger(__name__)
+
+SCIM_MEDIA_TYPE = "application/scim+json"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+MAX_JSON_DEPTH = 32
+
+
+class ScimError(Exception):
+    """An error answered as RFC 7644 §3.12 JSON."""
+
+    def __init__(self, status_code: int, detail: str, scim_type: str | None = None, headers=None):
+        super().__init__(detail)
+        self.status_code, self.detail, self.scim_type = status_code, detail, scim_type
+        self.headers = headers or {}
+
+
+def error_body(status_code: int, detail: str, scim_type: str | None = None) -> dict:
+    body = {"schemas": [ERROR_SCHEMA], "status": str(status_code), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    return body
+
+
+class ScimRenderer(BaseRenderer):
+    media_type = SCIM_MEDIA_TYPE
+    format = "scim"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class ScimParser(BaseParser):
+    """Reads application/scim+json and application/json alike (Okta posts the latter)."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            raw = stream.read() if stream else b""
+        except RequestDataTooBig:
+            raise ScimError(413, "The request body is larger than Klaxon accepts.") from None
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ScimError(400, "The request body is not valid JSON.", "invalidSyntax") from None
+        if _depth(data) > MAX_JSON_DEPTH:
+            raise ScimError(400, "The request body is nested too deeply.", "invalidSyntax")
+        if not isinstance(data, dict):
+            raise ScimError(400, "The request body must be a JSON object.", "invalidSyntax")
+        return data
+
+
+def _depth(value, level: int = 0) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+class AlwaysScim(BaseContentNegotiation):
+    """Every answer is application/scim+json, whatever Accept says (Entra sends none)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _from_validation_error(error) -> tuple[str, str]:
+    """Map pydantic / Django validation errors to (detail, scimType)."""
+    if isinstance(error, ValidationError):
+        return "; ".join(error.messages), "invalidValue"
+    scim_type = "invalidValue"
+    messages = []
+    for item in error.errors()[:3]:
+        kind = str(item.get("type", ""))
+        if kind.startswith("scim_"):
+            scim_type = kind.removeprefix("scim_")
+        location = ".".join(str(p) for p in item.get("loc", ()))
+        messages.append(f"{location}: {item.get('msg')}" if location else str(item.get("msg")))
+    return "; ".join(messages) or "The request is not valid.", scim_type
+
+
+def scim_exception_handler(exc, context):
+    """DRF exception handler answering every error in the SCIM form."""
+    from pydantic import ValidationError as PydanticValidationError
+
+    headers = {}
+    if isinstance(exc, ScimError):
+        status_code, detail, scim_type, headers = exc.status_code, exc.detail, exc.scim_type, exc.headers
+    elif isinstance(exc, SCIMException):
+        status_code, detail, scim_type = exc.status, exc.detail or str(exc), exc.scim_type
+    elif isinstance(exc, PydanticValidationError | ValidationError):
+        status_code = 400
+        detail, scim_type = _from_validation_error(exc)
+    elif isinstance(exc, Conflict):
+        status_code, detail, scim_type = 409, str(exc), "uniqueness"
+    elif isinstance(exc, Http404 | exceptions.NotFound):
+        status_code, detail, scim_type = 404, str(exc) or "Resource not found.", None
+        if detail.startswith("No ") and "matches the given query" in detail:
+            detail = "Resource not found."
+    elif isinstance(exc, exceptions.Throttled):
+        status_code, detail, scim_type = 429, "Too many failed attempts; try again later.", None
+        if exc.wait:
+            headers["Retry-After"] = str(int(exc.wait) + 1)
+    elif isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
+        status_code, detail, scim_type = 401, "Authorization failure", None
+        headers["WWW-Authenticate"] = 'Bearer realm="Klaxon SCIM"'
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        status_code, detail, scim_type = 405, str(exc.detail), None
+    elif isinstance(exc, exceptions.APIException):
+        status_code, detail, scim_type = exc.status_code, str(exc.detail), None
+    elif isinstance(exc, PermissionDenied):
+        status_code, detail, scim_type = 403, "Forbidden.", None
+    else:
+        return None
+    response = Response(error_body(status_code, detail, scim_type), status=status_code, headers=headers)
+    response.scim_type = scim_type or ""
+    response.scim_detail = detail
+    return response
+
+
+def unhandled_error_response() -> Response:
+    return Response(error_body(500, "Klaxon could not complete the request."),
+                    status=status.HTTP_500_INTERNAL_SERVER_ERROR)

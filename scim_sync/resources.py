@@ -1,0 +1,174 @@
+"""Translation between Klaxon's people and groups and their SCIM documents.
+
+Only translation lives here; every change is made by the domain actions.
+"""
+
+from scim2_models import Context, PatchOp
+
+from accounts.models import Group, User
+from scim_sync.schema import (
+    CORE_GROUP_SCHEMA,
+    CORE_USER_SCHEMA,
+    ENTERPRISE_USER_SCHEMA,
+    KLAXON_USER_SCHEMA,
+    TOLERANT,
+    ScimUser,
+)
+
+_NOT_STORED = ("id", "meta", "schemas", "password", "groups")
+
+
+def version_of(obj) -> str:
+    """meta.version / ETag: changes whenever the row is written (RFC 7644 §3.14)."""
+    return f'W/"{int(obj.updated_at.timestamp() * 1_000_000):x}"'
+
+
+def _meta(obj, resource_type: str, created, location: str) -> dict:
+    return {
+        "resourceType": resource_type,
+        "created": created.isoformat().replace("+00:00", "Z"),
+        "lastModified": obj.updated_at.isoformat().replace("+00:00", "Z"),
+        "location": location,
+        "version": version_of(obj),
+    }
+
+
+def user_document(user: User, base_url: str) -> dict:
+    """The SCIM User as the provider last wrote it, with Klaxon's id and meta."""
+    doc = dict(user.scim_attributes) if user.scim_attributes else _manual_user_attributes(user)
+    doc["userName"] = user.user_name
+    doc["active"] = user.is_active
+    if user.external_id is not None:
+        doc["externalId"] = user.external_id
+    extensions = [urn for urn in (ENTERPRISE_USER_SCHEMA, KLAXON_USER_SCHEMA) if doc.get(urn)]
+    return {
+        "schemas": [CORE_USER_SCHEMA, *extensions],
+        "id": str(user.scim_id),
+        **doc,
+        "meta": _meta(user, "User", user.date_joined, f"{base_url}/Users/{user.scim_id}"),
+    }
+
+
+def _manual_user_attributes(user: User) -> dict:
+    """A person created in Klaxon, described from the columns until a provider writes them."""
+    doc = {"name": {k: v for k, v in (("givenName", user.given_name), ("familyName", user.family_name)) if v}}
+    if user.display_name:
+        doc["displayName"] = user.display_name
+    if user.email:
+        doc["emails"] = [{"value": user.email, "type": "work", "primary": True}]
+    klaxon = {}
+    if user.location_id:
+        klaxon["location"] = user.location.name
+    if user.notification_phone:
+        klaxon["notificationPhoneNumber"] = user.notification_phone
+    if klaxon:
+        doc[KLAXON_USER_SCHEMA] = klaxon
+    return {k: v for k, v in doc.items() if v}
+
+
+def normalise_user_payload(payload: dict, base_url: str) -> dict:
+    """Tolerate what Entra ID sends that the schema would refuse.
+
+    Entra sends `manager` as a bare id, or as an object without `$ref`.
+    """
+    enterprise = payload.get(ENTERPRISE_USER_SCHEMA)
+    if isinstance(enterprise, dict) and "manager" in enterprise:
+        enterprise = dict(enterprise)
+        enterprise["manager"] = _manager(enterprise["manager"], base_url)
+        payload = {**payload, ENTERPRISE_USER_SCHEMA: enterprise}
+    return payload
+
+
+def _manager(value, base_url: str):
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str):
+        value = {"value": value} if value else None
+    if isinstance(value, dict):
+        if not value.get("value"):
+            return None
+        return {"$ref": f"{base_url}/Users/{value['value']}", **value}
+    return value
+
+
+def normalise_patch_payload(payload: dict, base_url: str) -> dict:
+    operations = payload.get("Operations")
+    if not isinstance(operations, list):
+        return payload
+    fixed = []
+    for operation in operations:
+        if isinstance(operation, dict):
+            path = str(operation.get("path") or "").lower()
+            if path.endswith("manager") and "value" in operation:
+                operation = {**operation, "value": _manager(operation["value"], base_url)}
+            elif not path and isinstance(operation.get("value"), dict):
+                value = dict(operation["value"])
+                for key in list(value):
+                    if key.lower().endswith("manager"):
+                        value[key] = _manager(value[key], base_url)
+                operation = {**operation, "value": value}
+        fixed.append(operation)
+    return {**payload, "Operations": fixed}
+
+
+def parse_user(payload: dict, context: Context, base_url: str):
+    return ScimUser.model_validate(
+        normalise_user_payload(payload, base_url), scim_ctx=context, scim_policy=TOLERANT
+    )
+
+
+def patched_user(user: User, payload: dict, base_url: str):
+    """Apply a PATCH (RFC 7644 §3.5.2) to the user's document with scim2-models."""
+    current = ScimUser.model_validate(user_document(user, base_url), scim_policy=TOLERANT)
+    patch = PatchOp[ScimUser].model_validate(
+        normalise_patch_payload(payload, base_url), scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=TOLERANT
+    )
+    patch.patch(current, scim_policy=TOLERANT)
+    return current
+
+
+def user_values(resource) -> dict:
+    """What the provider said about a person, in the shape `provision_user` takes."""
+    stored = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    for key in _NOT_STORED:
+        stored.pop(key, None)
+    stored = {key: value for key, value in stored.items() if value not in (None, [], {})}
+    name = resource.name
+    enterprise = stored.get(ENTERPRISE_USER_SCHEMA) or {}
+    klaxon = stored.get(KLAXON_USER_SCHEMA) or {}
+    return {
+        "user_name": resource.user_name,
+        "external_id": resource.external_id or None,
+        "given_name": (name.given_name if name else None) or "",
+        "family_name": (name.family_name if name else None) or "",
+        "display_name": resource.display_name or "",
+        "email": _work_email(resource.emails),
+        "is_active": resource.active,
+        "department": enterprise.get("department") or "",
+        "employee_number": enterprise.get("employeeNumber") or "",
+        "idp_location": klaxon.get("location"),
+        "idp_notification_phone": klaxon.get("notificationPhoneNumber"),
+        "scim_attributes": stored,
+    }
+
+
+def _work_email(emails) -> str:
+    if not emails:
+        return ""
+    chosen = next((e for e in emails if e.primary), None) or next(
+        (e for e in emails if str(e.type or "").lower() == "work"), None
+    ) or emails[0]
+    return chosen.value or ""
+
+
+def group_document(group: Group, base_url: str, *, members: list | None) -> dict:
+    doc = {"schemas": [CORE_GROUP_SCHEMA], "id": str(group.scim_id), "displayName": group.display_name}
+    if group.external_id is not None:
+        doc["externalId"] = group.external_id
+    if members is not None:
+        doc["members"] = [
+            {"value": str(scim_id), "display": user_name, "$ref": f"{base_url}/Users/{scim_id}", "type": "User"}
+            for scim_id, user_name in members
+        ]
+    doc["meta"] = _meta(group, "Group", group.created, f"{base_url}/Groups/{group.scim_id}")
+    return doc

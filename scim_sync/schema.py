@@ -1,0 +1,81 @@
+"""The SCIM resources Klaxon serves, described with scim2-models (RFC 7643)."""
+
+from typing import Annotated
+
+from scim2_models import (
+    URN,
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    EnterpriseUser,
+    ETag,
+    Extension,
+    Filter,
+    Group,
+    Patch,
+    ResourceType,
+    ScimPolicy,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+from scim2_models import Pagination
+
+KLAXON_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:klaxon:2.0:User"
+ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+CORE_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+CORE_GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+MAX_PAGE_SIZE = 200
+MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+MAX_PATCH_OPERATIONS = 1000
+MAX_FILTER_LENGTH = 2000
+
+
+class KlaxonUser(Extension):
+    """Where a person works and the number Klaxon calls, as the provider sends them."""
+
+    __schema__ = URN(KLAXON_USER_SCHEMA)
+
+    location: str | None = None
+    notification_phone_number: str | None = None
+
+
+ScimUser = User[EnterpriseUser | KlaxonUser]
+
+# What identity providers really send (../shared/docs/idp-behaviour.md): attributes we do
+# not model are ignored, Entra's remove-with-value selects what to remove, and a
+# filter path matching nothing (emails[type eq "work"].value) creates the entry.
+TOLERANT = ScimPolicy(
+    unknown=ScimPolicy.Unknown.ignore,
+    remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+    unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+)
+
+SERVICE_PROVIDER_CONFIG = ServiceProviderConfig(
+    documentation_uri="https://klaxon.io/docs/scim",
+    patch=Patch(supported=True),
+    bulk=Bulk(supported=False, max_operations=0, max_payload_size=MAX_PAYLOAD_BYTES),
+    filter=Filter(supported=True, max_results=MAX_PAGE_SIZE),
+    change_password=ChangePassword(supported=False),
+    sort=Sort(supported=True),
+    etag=ETag(supported=True),
+    pagination=Pagination(cursor=False, index=True, default_pagination_method="index",
+                          default_page_size=100, max_page_size=MAX_PAGE_SIZE),
+    authentication_schemes=[
+        AuthenticationScheme(
+            type="oauthbearertoken",
+            name="OAuth Bearer Token",
+            description="The secret token from Klaxon's Configuration > Synchronisation page.",
+            primary=True,
+        )
+    ],
+)
+
+PROVIDER = ScimProvider(
+    models=[User, EnterpriseUser, KlaxonUser, Group],
+    resource_types=[ResourceType.from_resource(ScimUser), ResourceType.from_resource(Group)],
+    config=SERVICE_PROVIDER_CONFIG,
+    policy=TOLERANT,
+)

@@ -1,0 +1,411 @@
+"""SCIM 2.0 endpoints (RFC 7644): thin views over scim_sync.resources and the domain actions."""
+
+import logging
+import time
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.http import Http404
+from rest_framework import status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from scim2_models import Context
+
+from accounts import actions
+from accounts.models import Group, GroupMembership, User
+from scim_sync import resources
+from scim_sync.auth import ScimTokenAuthentication
+from scim_sync.credentials import record_activity
+from scim_sync.filters import GROUP_COLUMNS, GROUP_FILTERS, USER_COLUMNS, USER_FILTERS, filter_q, sort_field
+from scim_sync.groups import apply_change, member_values, read_patch
+from scim_sync.models import ScimEndpoint
+from scim_sync.projection import Projection
+from scim_sync.protocol import (
+    AlwaysScim,
+    ScimError,
+    ScimParser,
+    ScimRenderer,
+    scim_exception_handler,
+    unhandled_error_response,
+)
+from scim_sync.schema import MAX_FILTER_LENGTH, MAX_PAGE_SIZE, PROVIDER, SERVICE_PROVIDER_CONFIG
+
+logger = logging.getLogger(__name__)
+LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+DEFAULT_PAGE_SIZE = 100
+
+
+class HasScimToken(BasePermission):
+    def has_permission(self, request, view):
+        return request.auth is not None
+
+
+class ScimView(APIView):
+    """Base of every SCIM view: token auth, SCIM media types and errors, activity log."""
+
+    authentication_classes = [ScimTokenAuthentication]
+    permission_classes = [HasScimToken]
+    parser_classes = [ScimParser]
+    renderer_classes = [ScimRenderer]
+    content_negotiation_class = AlwaysScim
+    resource_type = ""
+
+    def get_exception_handler(self):
+        return scim_exception_handler
+
+    def handle_exception(self, exc):
+        response = scim_exception_handler(exc, self.get_exception_handler_context())
+        if response is None:
+            logger.exception("SCIM request failed", extra={"view": type(self).__name__})
+            response = unhandled_error_response()
+        return response
+
+    def dispatch(self, request, *args, **kwargs):
+        started = time.monotonic()
+        response = super().dispatch(request, *args, **kwargs)
+        self._record(request, response, int((time.monotonic() - started) * 1000))
+        return response
+
+    def _record(self, request, response, duration_ms: int) -> None:
+        organisation = getattr(request, "scim_organisation", None)
+        if organisation is None and response.status_code in (401, 429):
+            endpoint = ScimEndpoint.objects.filter(key=self.kwargs.get("endpoint_key")).only("organisation").first()
+            organisation = endpoint.organisation if endpoint else None
+        if organisation is None:
+            return
+        try:
+            record_activity(
+                organisation,
+                method=request.method,
+                resource_type=self.resource_type,
+                resource_id=getattr(response, "scim_resource_id", "") or self.kwargs.get("scim_id", ""),
+                label=getattr(response, "scim_label", ""),
+                status=response.status_code,
+                scim_type=getattr(response, "scim_type", ""),
+                detail=getattr(response, "scim_detail", "") if response.status_code >= 400 else "",
+                duration_ms=duration_ms,
+            )
+        except Exception:  # The log must never turn a served request into an error.
+            logger.exception("Could not record SCIM activity")
+
+    # Helpers shared by the resource views ------------------------------------------
+
+    @property
+    def organisation(self):
+        return self.request.scim_organisation
+
+    @property
+    def base_url(self) -> str:
+        return self.request.scim_endpoint.url
+
+    def params(self) -> dict:
+        """Query parameters, or the body of POST /.search (RFC 7644 §3.4.3)."""
+        if self.request.method == "POST":
+            return self.request.data
+        return self.request.query_params
+
+    def projection(self) -> Projection:
+        params = self.params()
+        return Projection.parse(params.get("attributes"), params.get("excludedAttributes"))
+
+    def check_version(self, obj) -> None:
+        """If-Match (RFC 7644 §3.14): a stale version is 412."""
+        wanted = self.request.headers.get("If-Match")
+        if wanted and wanted.strip() != "*" and resources.version_of(obj) not in [
+            v.strip() for v in wanted.split(",")
+        ]:
+            raise ScimError(412, "The resource changed since that version was read.", "invalidVers")
+
+    def page(self, queryset, columns, translator):
+        """Filter, sort and slice in the database; returns (total, start, objects)."""
+        params = self.params()
+        text = params.get("filter")
+        if text:
+            if len(text) > MAX_FILTER_LENGTH:
+                raise ScimError(400, "The filter is too long.", "invalidFilter")
+            queryset = queryset.filter(filter_q(translator, text))
+        order = "pk"
+        if params.get("sortBy"):
+            order = sort_field(columns, str(params["sortBy"]))
+            if str(params.get("sortOrder", "ascending")).lower() == "descending":
+                order = "-" + order
+        start = max(_integer(params, "startIndex", 1), 1)
+        count = min(max(_integer(params, "count", DEFAULT_PAGE_SIZE), 0), MAX_PAGE_SIZE)
+        total = queryset.count()
+        objects = list(queryset.order_by(order, "pk")[start - 1:start - 1 + count]) if count else []
+        return total, start, objects
+
+    @staticmethod
+    def list_response(total: int, start: int, documents: list) -> Response:
+        return Response({
+            "schemas": [LIST_RESPONSE_SCHEMA],
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": len(documents),
+            "Resources": documents,
+        })
+
+    def resource_response(self, document: dict, projection: Projection, code=status.HTTP_200_OK) -> Response:
+        response = Response(projection.apply(document), status=code, headers={"ETag": document["meta"]["version"]})
+        if code == status.HTTP_201_CREATED:
+            response["Location"] = document["meta"]["location"]
+        response.scim_resource_id = document["id"]
+        response.scim_label = document.get("userName") or document.get("displayName", "")
+        return response
+
+
+def _integer(params, name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ScimError(400, f"{name} must be an integer.", "invalidValue") from None
+
+
+# Users ------------------------------------------------------------------------------
+
+
+class UserViewMixin:
+    resource_type = "User"
+
+    def users(self):
+        return User.objects.filter(organisation=self.organisation).select_related("location")
+
+    def get_user(self, scim_id, *, lock=False) -> User:
+        users = self.users().select_for_update(of=("self",)) if lock else self.users()
+        try:
+            return users.get(scim_id=scim_id)
+        except (User.DoesNotExist, ValueError):
+            raise Http404(f"User {scim_id} not found.") from None
+
+
+class UserList(UserViewMixin, ScimView):
+    def get(self, request, endpoint_key):
+        projection = self.projection()
+        total, start, users = self.page(self.users(), USER_COLUMNS, USER_FILTERS)
+        return self.list_response(
+            total, start, [projection.apply(resources.user_document(u, self.base_url)) for u in users]
+        )
+
+    @transaction.atomic
+    def post(self, request, endpoint_key):
+        resource = resources.parse_user(request.data, Context.RESOURCE_CREATION_REQUEST, self.base_url)
+        user = actions.provision_user(self.organisation, resources.user_values(resource))
+        return self.resource_response(
+            resources.user_document(user, self.base_url), self.projection(), status.HTTP_201_CREATED
+        )
+
+
+class UserSearch(UserList):
+    def post(self, request, endpoint_key):
+        return UserList.get(self, request, endpoint_key)
+
+
+class UserDetail(UserViewMixin, ScimView):
+    def get(self, request, endpoint_key, scim_id):
+        user = self.get_user(scim_id)
+        return self.resource_response(resources.user_document(user, self.base_url), self.projection())
+
+    @transaction.atomic
+    def put(self, request, endpoint_key, scim_id):
+        user = self.get_user(scim_id, lock=True)
+        self.check_version(user)
+        resource = resources.parse_user(request.data, Context.RESOURCE_REPLACEMENT_REQUEST, self.base_url)
+        values = resources.user_values(resource)
+        if values["is_active"] is None:  # Okta's PUT may drop active: never suspend by omission.
+            values["is_active"] = user.is_active
+        user = actions.provision_user(self.organisation, values, user=user)
+        return self.resource_response(resources.user_document(user, self.base_url), self.projection())
+
+    @transaction.atomic
+    def patch(self, request, endpoint_key, scim_id):
+        user = self.get_user(scim_id, lock=True)
+        self.check_version(user)
+        _check_operation_count(request.data)
+        resource = resources.patched_user(user, request.data, self.base_url)
+        user = actions.provision_user(self.organisation, resources.user_values(resource), user=user)
+        return self.resource_response(resources.user_document(user, self.base_url), self.projection())
+
+    @transaction.atomic
+    def delete(self, request, endpoint_key, scim_id):
+        user = self.get_user(scim_id, lock=True)
+        self.check_version(user)
+        actions.delete_user(user)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        response.scim_label = user.user_name
+        return response
+
+
+def _check_operation_count(body) -> None:
+    from scim_sync.schema import MAX_PATCH_OPERATIONS
+
+    operations = body.get("Operations") if isinstance(body, dict) else None
+    if isinstance(operations, list) and len(operations) > MAX_PATCH_OPERATIONS:
+        raise ScimError(400, f"At most {MAX_PATCH_OPERATIONS} operations per PATCH.", "tooMany")
+
+
+# Groups -----------------------------------------------------------------------------
+
+
+class GroupViewMixin:
+    resource_type = "Group"
+
+    def groups(self, projection):
+        groups = Group.objects.filter(organisation=self.organisation)
+        if projection.includes("members"):
+            memberships = GroupMembership.objects.select_related("user").only(
+                "group_id", "user__scim_id", "user__user_name"
+            ).order_by("pk")
+            groups = groups.prefetch_related(Prefetch("memberships", queryset=memberships))
+        return groups
+
+    def document(self, group, projection) -> dict:
+        members = None
+        if projection.includes("members"):
+            members = [(m.user.scim_id, m.user.user_name) for m in group.memberships.all()]
+        return resources.group_document(group, self.base_url, members=members)
+
+    def get_group(self, scim_id, projection, *, lock=False) -> Group:
+        groups = self.groups(projection)
+        if lock:
+            groups = groups.select_for_update()
+        try:
+            return groups.get(scim_id=scim_id)
+        except (Group.DoesNotExist, ValueError):
+            raise Http404(f"Group {scim_id} not found.") from None
+
+    def read_group_body(self, data) -> tuple[str, str | None, dict]:
+        display_name = data.get("displayName")
+        if not isinstance(display_name, str) or not display_name.strip():
+            raise ScimError(400, "displayName is required.", "invalidValue")
+        external_id = data.get("externalId")
+        if external_id is not None and not isinstance(external_id, str):
+            raise ScimError(400, "externalId must be text.", "invalidValue")
+        members = actions.resolve_member_map(self.organisation, member_values(data.get("members"), "members"))
+        return display_name, external_id or None, members
+
+
+class GroupList(GroupViewMixin, ScimView):
+    def get(self, request, endpoint_key):
+        projection = self.projection()
+        total, start, groups = self.page(self.groups(projection), GROUP_COLUMNS, GROUP_FILTERS)
+        return self.list_response(total, start, [projection.apply(self.document(g, projection)) for g in groups])
+
+    @transaction.atomic
+    def post(self, request, endpoint_key):
+        display_name, external_id, members = self.read_group_body(request.data)
+        group = actions.save_group(Group(organisation=self.organisation),
+                                   display_name=display_name, external_id=external_id)
+        actions.add_members(group, members.values())
+        projection = self.projection()
+        return self.resource_response(
+            self.document(self.get_group(group.scim_id, projection), projection), projection, status.HTTP_201_CREATED
+        )
+
+
+class GroupSearch(GroupList):
+    def post(self, request, endpoint_key):
+        return GroupList.get(self, request, endpoint_key)
+
+
+class GroupDetail(GroupViewMixin, ScimView):
+    def get(self, request, endpoint_key, scim_id):
+        projection = self.projection()
+        return self.resource_response(self.document(self.get_group(scim_id, projection), projection), projection)
+
+    @transaction.atomic
+    def put(self, request, endpoint_key, scim_id):
+        group = self.get_group(scim_id, Projection.excluding_members(), lock=True)
+        self.check_version(group)
+        display_name, external_id, members = self.read_group_body(request.data)
+        actions.save_group(group, display_name=display_name, external_id=external_id)
+        actions.replace_members(group, members.values())
+        projection = self.projection()
+        return self.resource_response(self.document(self.get_group(scim_id, projection), projection), projection)
+
+    @transaction.atomic
+    def patch(self, request, endpoint_key, scim_id):
+        # The row lock serialises PATCHes of one group: parallel member changes lose nothing.
+        group = self.get_group(scim_id, Projection.excluding_members(), lock=True)
+        self.check_version(group)
+        apply_change(group, read_patch(group, request.data))
+        params = self.params()
+        if not (params.get("attributes") or params.get("excludedAttributes")):
+            # Microsoft: answer 204, not the (possibly huge) member list.
+            response = Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": resources.version_of(group)})
+            response.scim_label = group.display_name
+            return response
+        projection = self.projection()
+        return self.resource_response(self.document(self.get_group(scim_id, projection), projection), projection)
+
+    @transaction.atomic
+    def delete(self, request, endpoint_key, scim_id):
+        group = self.get_group(scim_id, Projection.excluding_members(), lock=True)
+        self.check_version(group)
+        group.delete()
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        response.scim_label = group.display_name
+        return response
+
+
+# Discovery (RFC 7644 §4) --------------------------------------------------------------
+
+
+class DiscoveryView(ScimView):
+    def get(self, request, endpoint_key, ident=None):
+        if request.query_params.get("filter"):
+            raise ScimError(403, "Discovery endpoints cannot be filtered.")
+        items = self.items()
+        if ident is not None:
+            match = next((doc for doc in items if doc["id"].lower() == ident.lower()), None)
+            if match is None:
+                raise Http404(f"{self.resource_type} {ident} not found.")
+            return Response(match)
+        return self.list_response(len(items), 1, items)
+
+    def with_meta(self, document: dict, path: str) -> dict:
+        return {**document, "meta": {"resourceType": self.resource_type, "location": f"{self.base_url}/{path}"}}
+
+
+class ServiceProviderConfigView(ScimView):
+    resource_type = "ServiceProviderConfig"
+
+    def get(self, request, endpoint_key):
+        document = SERVICE_PROVIDER_CONFIG.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        document["meta"] = {"resourceType": "ServiceProviderConfig",
+                            "location": f"{self.base_url}/ServiceProviderConfig"}
+        return Response(document)
+
+
+class ResourceTypesView(DiscoveryView):
+    resource_type = "ResourceType"
+
+    def items(self):
+        return [
+            self.with_meta(rt.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), f"ResourceTypes/{rt.id}")
+            for rt in PROVIDER.resource_types
+        ]
+
+
+class SchemasView(DiscoveryView):
+    resource_type = "Schema"
+
+    def items(self):
+        return [
+            self.with_meta(schema.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), f"Schemas/{schema.id}")
+            for schema in PROVIDER.schemas
+        ]
+
+
+class NotFoundView(ScimView):
+    """Any other path under a valid endpoint: SCIM 404, after authentication."""
+
+    def dispatch_any(self, request, *args, **kwargs):
+        raise Http404("There is no such SCIM endpoint.")
+
+    get = post = put = patch = delete = dispatch_any
+
+
