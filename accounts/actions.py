@@ -170,7 +170,8 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
         set_notification_phone(user, values.get("idp_notification_phone"), from_identity_provider=True)
     set_idp_location(user, values.get("idp_location"))
     was_active = user.is_active
-    user.is_active = bool(values.get("is_active", True))
+    if values.get("is_active") is not None:  # Not sent: the person stays as they are.
+        user.is_active = bool(values["is_active"])
     user.scim_attributes = values.get("scim_attributes") or {}
     user.source = User.Source.IDENTITY_PROVIDER
     user.idp_last_seen_at = timezone.now()
@@ -235,10 +236,16 @@ def save_group(group: Group, *, display_name: str, external_id: str | None) -> G
     return group
 
 
-def add_members(group: Group, user_pks) -> None:
-    """Set union, in the database: re-adding a member changes nothing."""
+def add_members(group: Group, user_pks, *, displays: dict | None = None) -> None:
+    """Set union, in the database: re-adding a member changes nothing.
+
+    `displays` maps a person's key to the name the provider gave them, kept as sent.
+    """
+    displays = displays or {}
     GroupMembership.objects.bulk_create(
-        [GroupMembership(group_id=group.pk, user_id=pk) for pk in user_pks], ignore_conflicts=True, batch_size=2000
+        [GroupMembership(group_id=group.pk, user_id=pk, display=(displays.get(pk) or "")[:255]) for pk in user_pks],
+        ignore_conflicts=True,
+        batch_size=2000,
     )
 
 
@@ -250,11 +257,11 @@ def remove_members(group: Group, user_pks=None) -> None:
     memberships._raw_delete(memberships.db)
 
 
-def replace_members(group: Group, user_pks) -> None:
+def replace_members(group: Group, user_pks, *, displays: dict | None = None) -> None:
     keep = set(user_pks)
     current = set(GroupMembership.objects.filter(group=group).values_list("user_id", flat=True))
     remove_members(group, current - keep)
-    add_members(group, keep - current)
+    add_members(group, keep - current, displays=displays)
 
 
 def touch_group(group: Group) -> None:

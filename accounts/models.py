@@ -192,6 +192,8 @@ class Group(models.Model):
 class GroupMembership(models.Model):
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    # What the identity provider called the member (Okta sends it); echoed back as sent.
+    display = models.CharField(max_length=255, blank=True)
 
     class Meta:
         constraints = [

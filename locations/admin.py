@@ -32,6 +32,13 @@ class LocationAdmin(admin.ModelAdmin):
             created, _ = actions.create_location(obj.organisation, obj.name)
             obj.pk = created.pk
 
+    def get_deleted_objects(self, objs, request):
+        # delete_location moves a location's people to Default before deleting it, so the
+        # PROTECT on User.location (the only one pointing at Location; it guards raw
+        # deletes) must not make the admin refuse with "protected related objects".
+        to_delete, model_count, perms_needed, _protected = super().get_deleted_objects(objs, request)
+        return to_delete, model_count, perms_needed, []
+
     def delete_model(self, request, obj):
         actions.delete_location(obj)
 

@@ -26,9 +26,19 @@ class GroupChange:
     external_id: str | None = None
     external_id_set: bool = False
     steps: list = field(default_factory=list)  # ("add" | "remove" | "replace" | "clear", [scim ids])
+    displays: dict = field(default_factory=dict)  # scim id -> display, as sent
 
     def member_ids(self) -> set:
         return {i for _, ids in self.steps for i in ids}
+
+
+def member_displays(value) -> dict[str, str]:
+    """The `display` the provider sent for each member id, to echo back as sent."""
+    items = value if isinstance(value, list) else [value]
+    return {
+        item["value"]: item["display"] for item in items
+        if isinstance(item, dict) and isinstance(item.get("value"), str) and isinstance(item.get("display"), str)
+    }
 
 
 def member_values(value, op: str) -> list[str]:
@@ -102,6 +112,7 @@ def _apply_path(change: GroupChange, group: Group, op: str, path: str, operation
             change.steps.append(("remove", member_values(value, op)) if value else ("clear", []))
         else:
             change.steps.append(("add" if op == "add" else "replace", member_values(value, op)))
+            change.displays.update(member_displays(value))
     elif key.startswith("members["):
         if op != "remove":
             raise ScimError(400, "Only remove can target members by filter.", "invalidPath")
@@ -145,16 +156,17 @@ def apply_change(group: Group, change: GroupChange) -> None:
     added = {i for step, step_ids in change.steps if step in ("add", "replace") for i in step_ids}
     if added - set(resolved):
         actions.resolve_member_map(group.organisation, added - set(resolved))  # raises: names the unknown ids
+    displays = {resolved[i]: name for i, name in change.displays.items() if i in resolved}
     for step, ids in change.steps:
         user_pks = [resolved[i] for i in ids if i in resolved]
         if step == "add":
-            actions.add_members(group, user_pks)
+            actions.add_members(group, user_pks, displays=displays)
         elif step == "remove":
             actions.remove_members(group, user_pks)
         elif step == "clear":
             actions.remove_members(group)
         else:
-            actions.replace_members(group, user_pks)
+            actions.replace_members(group, user_pks, displays=displays)
     if change.display_name is not None or change.external_id_set:
         actions.save_group(
             group,

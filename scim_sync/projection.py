@@ -32,7 +32,9 @@ class Projection:
     @classmethod
     def parse(cls, attributes, excluded) -> "Projection":
         def paths(value):
-            return tuple(_split(p) for p in str(value or "").split(",") if p.strip())
+            # A query string carries "a,b"; a POST /.search body carries ["a", "b"].
+            items = value if isinstance(value, list) else str(value or "").split(",")
+            return tuple(_split(str(p)) for p in items if str(p).strip())
 
         return cls(paths(attributes), paths(excluded))
 

@@ -37,7 +37,8 @@ def user_document(user: User, base_url: str) -> dict:
     """The SCIM User as the provider last wrote it, with Klaxon's id and meta."""
     doc = dict(user.scim_attributes) if user.scim_attributes else _manual_user_attributes(user)
     doc["userName"] = user.user_name
-    doc["active"] = user.is_active
+    if "active" in doc or not user.scim_attributes:
+        doc["active"] = user.is_active  # Klaxon's own state wins (deactivated in Klaxon).
     if user.external_id is not None:
         doc["externalId"] = user.external_id
     extensions = [urn for urn in (ENTERPRISE_USER_SCHEMA, KLAXON_USER_SCHEMA) if doc.get(urn)]
@@ -127,12 +128,19 @@ def patched_user(user: User, payload: dict, base_url: str):
     return current
 
 
-def user_values(resource) -> dict:
-    """What the provider said about a person, in the shape `provision_user` takes."""
+def user_values(resource, *, keep_active: bool | None = None) -> dict:
+    """What the provider said about a person, in the shape `provision_user` takes.
+
+    `keep_active` is the state a document without `active` stands for (POST, PUT);
+    after a PATCH that removed it there is none: the person stays as they are and
+    `active` is no longer reported.
+    """
     stored = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
     for key in _NOT_STORED:
         stored.pop(key, None)
     stored = {key: value for key, value in stored.items() if value not in (None, [], {})}
+    if resource.active is None and keep_active is not None:
+        stored["active"] = keep_active
     name = resource.name
     enterprise = stored.get(ENTERPRISE_USER_SCHEMA) or {}
     klaxon = stored.get(KLAXON_USER_SCHEMA) or {}

@@ -12,6 +12,7 @@ urlpatterns = [
     re_path(_KEY + r"/Groups/?$", views.GroupList.as_view(), name="groups"),
     re_path(_KEY + r"/Groups/\.search/?$", views.GroupSearch.as_view(), name="groups-search"),
     re_path(_KEY + r"/Groups/(?P<scim_id>[^/]+)/?$", views.GroupDetail.as_view(), name="group"),
+    re_path(_KEY + r"/\.search/?$", views.RootSearch.as_view(), name="search"),
     re_path(_KEY + r"/ServiceProviderConfig/?$", views.ServiceProviderConfigView.as_view(), name="config"),
     re_path(_KEY + r"/ResourceTypes/?$", views.ResourceTypesView.as_view(), name="resource-types"),
     re_path(_KEY + r"/ResourceTypes/(?P<ident>[^/]+)/?$", views.ResourceTypesView.as_view(), name="resource-type"),

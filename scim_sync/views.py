@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from scim2_models import Context
+from scim2_models import Context, InvalidFilterException
 
 from accounts import actions
 from accounts.models import Group, GroupMembership, User
@@ -18,7 +18,7 @@ from scim_sync import resources
 from scim_sync.auth import ScimTokenAuthentication
 from scim_sync.credentials import record_activity
 from scim_sync.filters import GROUP_COLUMNS, GROUP_FILTERS, USER_COLUMNS, USER_FILTERS, filter_q, sort_field
-from scim_sync.groups import apply_change, member_values, read_patch
+from scim_sync.groups import apply_change, member_displays, member_values, read_patch
 from scim_sync.models import ScimEndpoint
 from scim_sync.projection import Projection
 from scim_sync.protocol import (
@@ -193,7 +193,7 @@ class UserList(UserViewMixin, ScimView):
     @transaction.atomic
     def post(self, request, endpoint_key):
         resource = resources.parse_user(request.data, Context.RESOURCE_CREATION_REQUEST, self.base_url)
-        user = actions.provision_user(self.organisation, resources.user_values(resource))
+        user = actions.provision_user(self.organisation, resources.user_values(resource, keep_active=True))
         return self.resource_response(
             resources.user_document(user, self.base_url), self.projection(), status.HTTP_201_CREATED
         )
@@ -214,9 +214,8 @@ class UserDetail(UserViewMixin, ScimView):
         user = self.get_user(scim_id, lock=True)
         self.check_version(user)
         resource = resources.parse_user(request.data, Context.RESOURCE_REPLACEMENT_REQUEST, self.base_url)
-        values = resources.user_values(resource)
-        if values["is_active"] is None:  # Okta's PUT may drop active: never suspend by omission.
-            values["is_active"] = user.is_active
+        # A PUT without `active` (Okta may drop it) keeps the person as they are.
+        values = resources.user_values(resource, keep_active=user.is_active)
         user = actions.provision_user(self.organisation, values, user=user)
         return self.resource_response(resources.user_document(user, self.base_url), self.projection())
 
@@ -257,7 +256,7 @@ class GroupViewMixin:
         groups = Group.objects.filter(organisation=self.organisation)
         if projection.includes("members"):
             memberships = GroupMembership.objects.select_related("user").only(
-                "group_id", "user__scim_id", "user__user_name"
+                "group_id", "display", "user__scim_id", "user__user_name"
             ).order_by("pk")
             groups = groups.prefetch_related(Prefetch("memberships", queryset=memberships))
         return groups
@@ -265,7 +264,7 @@ class GroupViewMixin:
     def document(self, group, projection) -> dict:
         members = None
         if projection.includes("members"):
-            members = [(m.user.scim_id, m.user.user_name) for m in group.memberships.all()]
+            members = [(m.user.scim_id, m.display or m.user.user_name) for m in group.memberships.all()]
         return resources.group_document(group, self.base_url, members=members)
 
     def get_group(self, scim_id, projection, *, lock=False) -> Group:
@@ -277,7 +276,7 @@ class GroupViewMixin:
         except (Group.DoesNotExist, ValueError):
             raise Http404(f"Group {scim_id} not found.") from None
 
-    def read_group_body(self, data) -> tuple[str, str | None, dict]:
+    def read_group_body(self, data) -> tuple[str, str | None, dict, dict]:
         display_name = data.get("displayName")
         if not isinstance(display_name, str) or not display_name.strip():
             raise ScimError(400, "displayName is required.", "invalidValue")
@@ -285,7 +284,8 @@ class GroupViewMixin:
         if external_id is not None and not isinstance(external_id, str):
             raise ScimError(400, "externalId must be text.", "invalidValue")
         members = actions.resolve_member_map(self.organisation, member_values(data.get("members"), "members"))
-        return display_name, external_id or None, members
+        displays = {members[i]: name for i, name in member_displays(data.get("members")).items() if i in members}
+        return display_name, external_id or None, members, displays
 
 
 class GroupList(GroupViewMixin, ScimView):
@@ -296,10 +296,10 @@ class GroupList(GroupViewMixin, ScimView):
 
     @transaction.atomic
     def post(self, request, endpoint_key):
-        display_name, external_id, members = self.read_group_body(request.data)
+        display_name, external_id, members, displays = self.read_group_body(request.data)
         group = actions.save_group(Group(organisation=self.organisation),
                                    display_name=display_name, external_id=external_id)
-        actions.add_members(group, members.values())
+        actions.add_members(group, members.values(), displays=displays)
         projection = self.projection()
         return self.resource_response(
             self.document(self.get_group(group.scim_id, projection), projection), projection, status.HTTP_201_CREATED
@@ -320,9 +320,9 @@ class GroupDetail(GroupViewMixin, ScimView):
     def put(self, request, endpoint_key, scim_id):
         group = self.get_group(scim_id, Projection.excluding_members(), lock=True)
         self.check_version(group)
-        display_name, external_id, members = self.read_group_body(request.data)
+        display_name, external_id, members, displays = self.read_group_body(request.data)
         actions.save_group(group, display_name=display_name, external_id=external_id)
-        actions.replace_members(group, members.values())
+        actions.replace_members(group, members.values(), displays=displays)
         projection = self.projection()
         return self.resource_response(self.document(self.get_group(scim_id, projection), projection), projection)
 
@@ -349,6 +349,42 @@ class GroupDetail(GroupViewMixin, ScimView):
         response = Response(status=status.HTTP_204_NO_CONTENT)
         response.scim_label = group.display_name
         return response
+
+
+
+class RootSearch(UserViewMixin, GroupViewMixin, ScimView):
+    """POST /.search across Users then Groups (RFC 7644 §3.4.3).
+
+    A filter naming an attribute only one resource type has selects none of the other.
+    """
+
+    resource_type = "Search"
+
+    def post(self, request, endpoint_key):
+        params, projection = self.params(), self.projection()
+        kinds = [
+            (self.users(), USER_FILTERS, lambda u: resources.user_document(u, self.base_url)),
+            (self.groups(projection), GROUP_FILTERS, lambda g: self.document(g, projection)),
+        ]
+        text, errors, selected = params.get("filter"), [], []
+        for queryset, translator, to_document in kinds:
+            try:
+                selected.append((queryset.filter(filter_q(translator, text)) if text else queryset, to_document))
+            except InvalidFilterException as error:
+                errors.append(error)
+        if not selected:
+            raise errors[0]
+        start = max(_integer(params, "startIndex", 1), 1)
+        count = min(max(_integer(params, "count", DEFAULT_PAGE_SIZE), 0), MAX_PAGE_SIZE)
+        total, skip, documents = 0, start - 1, []
+        for queryset, to_document in selected:
+            matched = queryset.count()
+            total += matched
+            wanted = count - len(documents)
+            if wanted > 0 and skip < matched:
+                documents += [projection.apply(to_document(o)) for o in queryset.order_by("pk")[skip:skip + wanted]]
+            skip = max(skip - matched, 0)
+        return self.list_response(total, start, documents)
 
 
 # Discovery (RFC 7644 §4) --------------------------------------------------------------

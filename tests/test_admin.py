@@ -222,3 +222,17 @@ def test_changing_a_persons_location_in_the_admin_keeps_what_the_provider_sent(s
     acme.user.refresh_from_db()
     assert acme.user.location == location(acme, "London")
     assert acme.user.idp_location == "Paris"
+
+
+def test_deleting_the_default_location_in_bulk_in_the_admin_is_refused(staff_client, acme):
+    default, leeds = location(acme, DEFAULT_LOCATION_NAME), location(acme, "Leeds")
+
+    response = staff_client.post(
+        "/admin/locations/location/",
+        {"action": "delete_selected", "_selected_action": [default.pk, leeds.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 200
+    assert set(Location.objects.filter(pk__in=[default.pk, leeds.pk]).values_list("name", flat=True)) == {
+        DEFAULT_LOCATION_NAME, "Leeds"
+    }
