@@ -88,7 +88,8 @@ def set_location(user: User, location: Location) -> None:
 def end_sessions(user: User) -> int:
     """Delete every portal session of `user` (recorded at sign-in); returns how many."""
     keys = list(PortalSession.objects.filter(user=user).values_list("session_key", flat=True))
-    return 0
+    PortalSession.objects.filter(user=user).delete()
+    return Session.objects.filter(session_key__in=keys).delete()[0]
 
 
 @transaction.atomic

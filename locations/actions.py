@@ -30,7 +30,7 @@ def _users_waiting_for(location: Location):
     from accounts.models import User
 
     return (
-        User.objects.filter(location__is_default=True)
+        User.objects.filter(organisation=location.organisation, location__is_default=True)
         .annotate(wanted=Lower(Trim("idp_location")))
         .filter(wanted=location.name.lower())
     )
