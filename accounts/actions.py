@@ -268,3 +268,15 @@ def touch_group(group: Group) -> None:
     """Member changes move the group's lastModified and version."""
     group.updated_at = timezone.now()
     Group.objects.filter(pk=group.pk).update(updated_at=group.updated_at)
+
+
+@transaction.atomic
+def update_own_profile(user: User, *, location: Location, notification_phone: str) -> None:
+    """A person's own choice of location and (already validated, E.164) number."""
+    set_location(user, location)
+    if notification_phone != user.notification_phone:
+        user.notification_phone = notification_phone
+        user.phone_problem = ""
+        User.objects.filter(pk=user.pk).update(
+            notification_phone=notification_phone, phone_problem="", updated_at=timezone.now()
+        )

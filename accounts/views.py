@@ -1,8 +1,29 @@
-from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""Portal views for people, groups, the dashboard and the signed-in person's profile."""
 
-from accounts.forms import OrganisationSignInForm
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
+from django.views.decorators.http import require_POST
+
+from accounts import actions, queries
+from accounts.access import mark_recent_sign_in, member_required, site_admin_required
+from accounts.forms import (
+    ConfirmPasswordForm,
+    OrganisationPasswordResetForm,
+    OrganisationSignInForm,
+    PersonLocationForm,
+    ProfileForm,
+)
+from accounts.models import Group, GroupMembership, User
+from locations.models import Location
+
+PAGE_SIZE = 50
 
 
 class SignInView(auth_views.LoginView):
@@ -11,6 +32,165 @@ class SignInView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
-@login_required
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = OrganisationPasswordResetForm
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    success_url = "/password-reset/sent/"
+
+
+@member_required
 def home(request):
-    return render(request, "accounts/home.html")
+    if not request.user.is_site_admin:
+        return redirect("accounts:profile")
+    return render(request, "accounts/dashboard.html", {"reach": queries.reach(request.user.organisation)})
+
+
+@member_required
+def confirm_password(request):
+    """Re-enter the password before a sensitive action (sign-in older than 15 minutes)."""
+    next_url = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    form = ConfirmPasswordForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        mark_recent_sign_in(request)
+        messages.success(request, "Thanks. You can carry on.")
+        return redirect(next_url)
+    return render(request, "accounts/confirm_password.html", {"form": form, "next": next_url})
+
+
+def _sync_started_at(organisation):
+    endpoint = getattr(organisation, "scim_endpoint", None)
+    return endpoint.sync_started_at if endpoint else None
+
+
+@site_admin_required
+def people_list(request):
+    organisation = request.user.organisation
+    found = queries.people(organisation, request.GET, sync_started_at=_sync_started_at(organisation))
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    return render(request, "accounts/people_list.html", {
+        "page": page,
+        "filters": filters.urlencode(),
+        "params": request.GET,
+        "locations": Location.objects.filter(organisation=organisation),
+        "groups": Group.objects.filter(organisation=organisation).only("pk", "display_name"),
+        "sources": User.Source.choices,
+        "sync_started": _sync_started_at(organisation) is not None,
+    })
+
+
+def _person(request, pk) -> User:
+    return get_object_or_404(User.objects.select_related("location"), pk=pk, organisation=request.user.organisation)
+
+
+@site_admin_required
+def person_detail(request, pk):
+    person = _person(request, pk)
+    return render(request, "accounts/person_detail.html", {
+        "person": person,
+        "location_form": PersonLocationForm(request.user.organisation, initial={"location": person.location}),
+        "groups": Group.objects.filter(memberships__user=person).order_by("display_name"),
+        "national_phone": actions.national_format(person.notification_phone),
+    })
+
+
+@site_admin_required
+@require_POST
+def person_set_location(request, pk):
+    person = _person(request, pk)
+    form = PersonLocationForm(request.user.organisation, request.POST)
+    if form.is_valid():
+        actions.set_location(person, form.cleaned_data["location"])
+        messages.success(request, f"{person.full_name} is now at {person.location.name}.")
+    else:
+        messages.error(request, "Choose one of your organisation's locations.")
+    return redirect("accounts:person", pk=person.pk)
+
+
+def _manual_only(request, person) -> bool:
+    if person.is_idp_managed:
+        messages.error(request, "This person is managed by your identity provider: disable them there.")
+        return False
+    if person == request.user:
+        messages.error(request, "You cannot deactivate yourself.")
+        return False
+    return True
+
+
+@site_admin_required
+@require_POST
+def person_deactivate(request, pk):
+    person = _person(request, pk)
+    if _manual_only(request, person):
+        actions.deactivate_user(person)
+        messages.success(request, f"{person.full_name} is deactivated and signed out everywhere.")
+    return redirect("accounts:person", pk=person.pk)
+
+
+@site_admin_required
+@require_POST
+def person_reactivate(request, pk):
+    person = _person(request, pk)
+    if _manual_only(request, person):
+        actions.reactivate_user(person)
+        messages.success(request, f"{person.full_name} is active again.")
+    return redirect("accounts:person", pk=person.pk)
+
+
+@site_admin_required
+@require_POST
+def person_invite(request, pk):
+    """An invitation link lets a provisioned person set their own password."""
+    person = _person(request, pk)
+    if not person.is_active:
+        messages.error(request, "Reactivate this person before inviting them.")
+        return redirect("accounts:person", pk=person.pk)
+    link = request.build_absolute_uri(reverse("accounts:password-reset-confirm", kwargs={
+        "uidb64": urlsafe_base64_encode(force_bytes(person.pk)),
+        "token": default_token_generator.make_token(person),
+    }))
+    if person.email:
+        send_mail(
+            f"You're invited to Klaxon ({person.organisation.name})",
+            f"Hello {person.get_short_name()},\n\nSet your Klaxon password here:\n{link}\n\n"
+            f"Organisation: {person.organisation.slug}\nUsername: {person.user_name}\n",
+            None, [person.email],
+        )
+    return render(request, "accounts/invitation.html", {"person": person, "link": link})
+
+
+@site_admin_required
+def group_list(request):
+    found = queries.groups(request.user.organisation).order_by("display_name")
+    text = (request.GET.get("q") or "").strip()
+    if text:
+        found = found.filter(display_name__icontains=text)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/group_list.html", {"page": page, "q": text})
+
+
+@site_admin_required
+def group_detail(request, pk):
+    group = get_object_or_404(queries.groups(request.user.organisation), pk=pk)
+    members = GroupMembership.objects.filter(group=group).select_related("user__location").order_by("user__user_name")
+    page = Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/group_detail.html", {"group": group, "page": page})
+
+
+@member_required
+def profile(request):
+    person = request.user
+    initial = {"location": person.location, "notification_phone": actions.national_format(person.notification_phone)}
+    form = ProfileForm(person, request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        actions.update_own_profile(
+            person, location=form.cleaned_data["location"], notification_phone=form.cleaned_data["notification_phone"]
+        )
+        messages.success(request, "Your profile is saved.")
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form, "person": person})

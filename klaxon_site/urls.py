@@ -4,5 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("scim/v2/", include("scim_sync.urls")),
+    path("configuration/synchronisation/", include("scim_sync.portal_urls")),
+    path("locations/", include("locations.urls")),
     path("", include("accounts.urls")),
 ]

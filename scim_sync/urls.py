@@ -2,7 +2,7 @@ from django.urls import re_path
 
 from scim_sync import views
 
-app_name = "scim_sync"
+app_name = "scim_api"
 
 _KEY = r"^(?P<endpoint_key>[A-Za-z0-9_\-]{16,64})"
 urlpatterns = [

@@ -1,0 +1,64 @@
+"""Who may do what in the portal: one helper per kind of caller.
+
+Every portal query filters by `request.user.organisation`; another organisation's
+objects are simply not found (404).
+"""
+
+import time
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import reverse
+
+RECENT_SIGN_IN_SECONDS = 15 * 60
+SIGNED_IN_AT = "klaxon_signed_in_at"
+
+
+def mark_recent_sign_in(request) -> None:
+    request.session[SIGNED_IN_AT] = time.time()
+
+
+def signed_in_recently(request) -> bool:
+    return time.time() - request.session.get(SIGNED_IN_AT, 0) < RECENT_SIGN_IN_SECONDS
+
+
+def member_required(view):
+    """Signed in as a person of an organisation (staff without one use /admin/)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.organisation_id is None:
+            raise PermissionDenied("Klaxon staff use /admin/.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def site_admin_required(view):
+    @member_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_site_admin:
+            raise PermissionDenied("Only site administrators can open this page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def recent_sign_in_required(view):
+    """Sensitive actions ask for the password again when the sign-in is older than 15 minutes."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not signed_in_recently(request):
+            back = request.POST.get("next") or request.META.get("HTTP_REFERER") or request.get_full_path()
+            if request.method == "POST":
+                back = request.POST.get("next") or reverse("scim_sync:synchronisation")
+            return redirect(f"{reverse('accounts:confirm-password')}?{urlencode({'next': back})}")
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,62 @@
+"""Read-side questions the portal asks about an organisation's people."""
+
+from django.db.models import Count, Q
+
+from accounts.models import Group, User
+from locations.models import Location
+
+PHONE_FILTERS = {
+    "missing": Q(notification_phone="", phone_problem=""),
+    "problem": ~Q(phone_problem=""),
+    "usable": ~Q(notification_phone=""),
+}
+UNMATCHED_LOCATION = Q(location__is_default=True) & ~Q(idp_location=None) & ~Q(idp_location="")
+
+
+def people(organisation, params, *, sync_started_at=None):
+    """The organisation's people matching the People page's search and filters."""
+    found = User.objects.filter(organisation=organisation).select_related("location")
+    text = (params.get("q") or "").strip()
+    if text:
+        found = found.filter(
+            Q(user_name__icontains=text) | Q(email__icontains=text) | Q(display_name__icontains=text)
+            | Q(given_name__icontains=text) | Q(family_name__icontains=text)
+        )
+    if params.get("location", "").isdigit():
+        found = found.filter(location_id=int(params["location"]))
+    if params.get("group", "").isdigit():
+        found = found.filter(memberships__group_id=int(params["group"]))
+    if params.get("active") in ("yes", "no"):
+        found = found.filter(is_active=params["active"] == "yes")
+    if params.get("source") in User.Source.values:
+        found = found.filter(source=params["source"])
+    if params.get("phone") in PHONE_FILTERS:
+        found = found.filter(PHONE_FILTERS[params["phone"]])
+    if params.get("unmatched") == "1":
+        found = found.filter(UNMATCHED_LOCATION)
+    if params.get("orphans") == "1" and sync_started_at:
+        # Not written by the identity provider since synchronisation began.
+        found = found.filter(Q(idp_last_seen_at=None) | Q(idp_last_seen_at__lt=sync_started_at))
+    return found.order_by("user_name", "pk")
+
+
+def reach(organisation) -> dict:
+    """Who would we reach? The dashboard's answer."""
+    active = User.objects.filter(organisation=organisation, is_active=True)
+    totals = active.aggregate(
+        active=Count("pk"),
+        reachable=Count("pk", filter=PHONE_FILTERS["usable"]),
+        missing=Count("pk", filter=PHONE_FILTERS["missing"]),
+        problem=Count("pk", filter=PHONE_FILTERS["problem"]),
+        unmatched=Count("pk", filter=UNMATCHED_LOCATION),
+    )
+    active_here = Q(users__is_active=True)
+    locations = Location.objects.filter(organisation=organisation).annotate(
+        active=Count("users", filter=active_here),
+        reachable=Count("users", filter=active_here & ~Q(users__notification_phone="")),
+    )
+    return {**totals, "locations": locations}
+
+
+def groups(organisation):
+    return Group.objects.filter(organisation=organisation).annotate(member_count=Count("memberships"))

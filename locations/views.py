@@ -1,0 +1,72 @@
+"""Portal pages for an organisation's locations."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+
+from accounts.access import site_admin_required
+from accounts.forms import LocationForm
+from locations import actions
+from locations.models import Location
+
+
+def _locations(request):
+    return Location.objects.filter(organisation=request.user.organisation).annotate(user_count=Count("users"))
+
+
+def _location(request, pk) -> Location:
+    return get_object_or_404(_locations(request), pk=pk)
+
+
+def _first_error(error: ValidationError) -> str:
+    return error.messages[0] if error.messages else "That did not work."
+
+
+@site_admin_required
+def location_list(request):
+    form = LocationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            location, picked_up = actions.create_location(request.user.organisation, form.cleaned_data["name"])
+        except ValidationError as error:
+            form.add_error("name", _first_error(error))
+        else:
+            note = f" It picked up {picked_up} {'person' if picked_up == 1 else 'people'} from Default." if picked_up else ""
+            messages.success(request, f"Location {location.name} created.{note}")
+            return redirect("locations:list")
+    return render(request, "locations/location_list.html", {"locations": _locations(request), "form": form})
+
+
+@site_admin_required
+def location_rename(request, pk):
+    location = _location(request, pk)
+    if location.is_default:
+        messages.error(request, "The Default location cannot be renamed.")
+        return redirect("locations:list")
+    form = LocationForm(request.POST or None, initial={"name": location.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            picked_up = actions.rename_location(location, form.cleaned_data["name"])
+        except ValidationError as error:
+            form.add_error("name", _first_error(error))
+        else:
+            note = f" It picked up {picked_up} from Default." if picked_up else ""
+            messages.success(request, f"Location renamed to {location.name}.{note}")
+            return redirect("locations:list")
+    return render(request, "locations/location_rename.html", {"location": location, "form": form})
+
+
+@site_admin_required
+def location_delete(request, pk):
+    location = _location(request, pk)
+    if location.is_default:
+        messages.error(request, "The Default location cannot be deleted.")
+        return redirect("locations:list")
+    if request.method == "POST":
+        moved = actions.delete_location(location)
+        messages.success(request, f"Location {location.name} deleted; {moved} moved to Default.")
+        return redirect("locations:list")
+    return render(request, "locations/location_delete.html", {"location": location})
+
+

@@ -1,0 +1,103 @@
+"""Configuration > Synchronisation: the portal page that connects an identity provider."""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.access import recent_sign_in_required, site_admin_required
+from accounts.models import Group, User
+from scim_sync import credentials
+from scim_sync.models import ScimActivity, ScimToken
+from scim_sync.schema import KLAXON_USER_SCHEMA
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+ACTIVITY_PAGE_SIZE = 25
+
+
+class RotateTokenForm(forms.Form):
+    grace = forms.ChoiceField(
+        label="Keep the old token working for",
+        choices=[("none", "No time: refuse it at once"), ("1h", "1 hour"), ("24h", "24 hours")],
+        initial="1h",
+    )
+
+
+def _status(organisation) -> dict:
+    activity = ScimActivity.objects.filter(organisation=organisation)
+    since = timezone.now() - timedelta(hours=24)
+    return {
+        "last_request": activity.order_by("-at").values_list("at", flat=True).first(),
+        "last_write": activity.filter(method__in=WRITE_METHODS, status__lt=400)
+        .order_by("-at").values_list("at", flat=True).first(),
+        "errors_24h": activity.filter(at__gte=since, status__gte=400).count(),
+        "users": User.objects.filter(organisation=organisation, source=User.Source.IDENTITY_PROVIDER).count(),
+        "groups": Group.objects.filter(organisation=organisation, source=User.Source.IDENTITY_PROVIDER).count(),
+    }
+
+
+def _page(request, organisation, **extra):
+    activity = ScimActivity.objects.filter(organisation=organisation)
+    errors_only = request.GET.get("errors") == "1"
+    if errors_only:
+        activity = activity.filter(status__gte=400)
+    live_tokens = ScimToken.objects.filter(organisation=organisation).live().select_related("created_by")
+    return render(request, "scim_sync/synchronisation.html", {
+        "endpoint": credentials.endpoint_for(organisation),
+        "tokens": live_tokens.order_by("-created_at"),
+        "status": _status(organisation),
+        "activity": Paginator(activity.order_by("-at", "-pk"), ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page")),
+        "errors_only": errors_only,
+        "rotate_form": RotateTokenForm(),
+        "location_attribute": f"{KLAXON_USER_SCHEMA}:location",
+        "phone_attribute": f"{KLAXON_USER_SCHEMA}:notificationPhoneNumber",
+        **extra,
+    })
+
+
+@never_cache
+@site_admin_required
+def synchronisation(request):
+    return _page(request, request.user.organisation)
+
+
+@never_cache
+@site_admin_required
+@require_POST
+@recent_sign_in_required
+def generate_token(request):
+    organisation = request.user.organisation
+    if ScimToken.objects.filter(organisation=organisation).live().exists():
+        messages.error(request, "A token already exists: rotate it instead.")
+        return redirect("scim_sync:synchronisation")
+    token = credentials.generate_token(organisation, created_by=request.user)
+    return _page(request, organisation, new_token=token)
+
+
+@never_cache
+@site_admin_required
+@require_POST
+@recent_sign_in_required
+def rotate_token(request):
+    form = RotateTokenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose how long the old token keeps working.")
+        return redirect("scim_sync:synchronisation")
+    grace = credentials.GRACE_CHOICES[form.cleaned_data["grace"]]
+    token = credentials.generate_token(request.user.organisation, created_by=request.user, grace=grace)
+    return _page(request, request.user.organisation, new_token=token, grace=form.cleaned_data["grace"])
+
+
+@site_admin_required
+@require_POST
+@recent_sign_in_required
+def rotate_endpoint(request):
+    endpoint = credentials.rotate_endpoint(request.user.organisation)
+    messages.warning(request, "The endpoint URL changed. Update the Tenant URL in your identity provider now: "
+                              f"the old URL no longer works. New URL: {endpoint.url}")
+    return redirect("scim_sync:synchronisation")
