@@ -3,7 +3,8 @@
 Only translation lives here; every change is made by the domain actions.
 """
 
-from scim2_models import Context, PatchOp
+from pydantic import ValidationError
+from scim2_models import Context, InvalidValueException, PatchOp
 
 from accounts.models import Group, User
 from scim_sync.schema import (
@@ -100,6 +101,9 @@ def normalise_patch_payload(payload: dict, base_url: str) -> dict:
     for operation in operations:
         if isinstance(operation, dict):
             path = str(operation.get("path") or "").lower()
+            if path == "manager":
+                # Entra's older form names the enterprise manager without its URN (MS-TUT example 5).
+                operation = {**operation, "path": f"{ENTERPRISE_USER_SCHEMA}:manager"}
             if path.endswith("manager") and "value" in operation:
                 operation = {**operation, "value": _manager(operation["value"], base_url)}
             elif not path and isinstance(operation.get("value"), dict):
@@ -124,7 +128,14 @@ def patched_user(user: User, payload: dict, base_url: str):
     patch = PatchOp[ScimUser].model_validate(
         normalise_patch_payload(payload, base_url), scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=TOLERANT
     )
-    patch.patch(current, scim_policy=TOLERANT)
+    try:
+        patch.patch(current, scim_policy=TOLERANT)
+    except InvalidValueException as error:
+        # scim2-models puts pydantic's whole report (model names, a URL) in the detail;
+        # re-raise the validation error itself, answered as "active: Input should be ...".
+        if isinstance(error.__cause__, ValidationError):
+            raise error.__cause__ from None
+        raise
     return current
 
 

@@ -272,9 +272,11 @@ class GroupViewMixin:
         if lock:
             groups = groups.select_for_update()
         try:
-            return groups.get(scim_id=scim_id)
+            group = groups.get(scim_id=scim_id)
         except (Group.DoesNotExist, ValueError):
             raise Http404(f"Group {scim_id} not found.") from None
+        group.organisation = self.organisation  # Known already: member look-ups need no query for it.
+        return group
 
     def read_group_body(self, data) -> tuple[str, str | None, dict, dict]:
         display_name = data.get("displayName")
