@@ -6,7 +6,7 @@ PORT ?= 8000
 DEMO_ARGS := --organisation "Demo Organisation" --slug demo --admin-email admin@demo.klaxon.test \
              --admin-password klaxon-demo-admin --locations "London,Leeds,Manchester"
 
-.PHONY: run test install migrate bench clean
+.PHONY: run test install bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,13 +16,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+run: export DEBUG = true
+run: export KLAXON_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 run: install
-	DEBUG=true $(PY) manage.py migrate --no-input
-	DEBUG=true $(PY) manage.py bootstrap_site $(DEMO_ARGS)
-	DEBUG=true $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py bootstrap_site $(DEMO_ARGS)
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: install
 	DEBUG=true $(PY) -m pytest -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var test-artifacts
+
+bench: install
+	bin/with-postgres $(PY) bench/run.py $(BENCH_ARGS)

@@ -160,7 +160,7 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
     if user is None:
         user = (
             User.objects.select_for_update()
-            .filter(organisation=organisation, source=User.Source.MANUAL, user_name__iexact=values["user_name"])
+            .filter(organisation=organisation, source=User.Source.MANUAL, user_name__lower=values["user_name"].lower())
             .first()
         ) or User(organisation=organisation, password=make_password(None))
     for name in PROVISIONED_FIELDS:

@@ -17,10 +17,10 @@ class OrganisationScopedBackend(ModelBackend):
             return None
         if organisation:
             people = User.objects.filter(organisation__slug=organisation).filter(
-                Q(user_name__iexact=username) | Q(email__iexact=username)
+                Q(user_name__lower=username.lower()) | Q(email__lower=username.lower())
             )
         else:
-            people = User.objects.filter(organisation=None, user_name__iexact=username)
+            people = User.objects.filter(organisation=None, user_name__lower=username.lower())
         candidates = list(people[:2])
         if len(candidates) != 1:
             # Run the hasher anyway so timing does not reveal whether the person exists.

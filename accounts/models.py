@@ -89,7 +89,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     # Effective location beside the value the identity provider last sent.
     location = models.ForeignKey(
-        "locations.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+        # RESTRICT: a location in use is deleted only through delete_location (which moves
+        # its people to Default first), or together with the whole organisation.
+        "locations.Location", null=True, blank=True, on_delete=models.RESTRICT, related_name="users"
     )
     idp_location = models.CharField("location sent by the identity provider", max_length=255, null=True, blank=True)
     # Effective notification number (E.164) beside the value last received as sent.
@@ -136,6 +138,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
         indexes = [
             models.Index(fields=["organisation", "location"], name="accounts_user_org_location"),
+            models.Index("organisation", Lower("email"), name="accounts_user_org_email_ci"),
         ]
 
     def __str__(self) -> str:

@@ -24,6 +24,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # External base URL; the SCIM endpoint URL shown to administrators is built from it.
 KLAXON_PUBLIC_URL = env_str("KLAXON_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 KLAXON_SCIM_LOG_DAYS = env_int("KLAXON_SCIM_LOG_DAYS", 30)
+# Mounts the benchmark's yardstick view (bench/run.py); never on in production.
+KLAXON_BENCH_CEILING = env_bool("KLAXON_BENCH_CEILING", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

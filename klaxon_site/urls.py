@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -8,3 +9,8 @@ urlpatterns = [
     path("locations/", include("locations.urls")),
     path("", include("accounts.urls")),
 ]
+
+if settings.KLAXON_BENCH_CEILING:
+    from klaxon_site.lib.bench_ceiling import ceiling
+
+    urlpatterns.insert(0, path("bench/ceiling/<slug:slug>/", ceiling))

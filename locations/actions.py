@@ -19,7 +19,7 @@ def resolve_location(organisation, name: str | None) -> Location:
     """The organisation's location called `name` (trimmed, any case), else `Default`."""
     wanted = clean_location_name(name)
     if wanted:
-        match = Location.objects.filter(organisation=organisation, name__iexact=wanted).first()
+        match = Location.objects.filter(organisation=organisation, name__lower=wanted.lower()).first()
         if match:
             return match
     return default_location(organisation)

@@ -161,9 +161,15 @@ class QueryTranslator:
         }[op]
         if column.kind == "json" and suffix in ("gt", "gte", "lt", "lte"):
             raise _invalid("Ordering comparisons are not supported on this attribute.")
-        if not column.case_exact and suffix in ("exact", "contains", "startswith", "endswith"):
-            suffix = "i" + suffix
-        q = Q(**{f"{column.lookup}__{suffix}": value})
+        if not column.case_exact and column.kind == "string" and suffix in ("gt", "gte", "lt", "lte"):
+            # RFC 7644 §3.4.2.2: a caseExact false string is ordered without case too.
+            return Q(**{f"{column.lookup}__lower__{suffix}": value.lower()})
+        if not column.case_exact and suffix == "exact" and column.kind == "string":
+            q = Q(**{f"{column.lookup}__lower": value.lower()})  # served by the lower(...) indexes
+        else:
+            if not column.case_exact and suffix in ("exact", "contains", "startswith", "endswith"):
+                suffix = "i" + suffix
+            q = Q(**{f"{column.lookup}__{suffix}": value})
         return ~q if op == CompareOperator.ne else q
 
     @staticmethod
@@ -243,6 +249,9 @@ def sort_field(columns: dict[str, Column], sort_by: str) -> str:
         column = None
     if column is None or column.kind in ("members",):
         raise _invalid(f"Sorting by {sort_by} is not supported.")
+    if column.kind == "string" and not column.case_exact:
+        # "for case-insensitive attributes, sort the result using case-insensitive ... order"
+        return f"{column.lookup}__lower"
     return column.lookup
 
 

@@ -71,5 +71,11 @@ class Projection:
                 continue
             if excluded_subs and isinstance(value, dict):
                 value = {k: v for k, v in value.items() if k.lower() not in excluded_subs}
+            if value == {} != document[key]:  # every sub-attribute was left out
+                continue
             result[key] = value
+        if isinstance(result.get("schemas"), list):
+            # RFC 7643 §3: schemas lists the schemas of the attributes present, so an
+            # extension whose attributes were all left out leaves it too.
+            result["schemas"] = [urn for urn in result["schemas"] if urn.lower() not in _EXTENSIONS or urn in result]
         return result

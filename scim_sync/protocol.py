@@ -3,6 +3,7 @@
 import json
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -54,14 +55,21 @@ class ScimParser(BaseParser):
     media_type = "*/*"
 
     def parse(self, stream, media_type=None, parser_context=None):
+        # DRF hands over the raw request stream, which Django does not limit: enforce
+        # DATA_UPLOAD_MAX_MEMORY_SIZE here, reading at most one byte more than allowed.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
-            raw = stream.read() if stream else b""
+            raw = (stream.read() if limit is None else stream.read(limit + 1)) if stream else b""
         except RequestDataTooBig:
-            raise ScimError(413, "The request body is larger than Klaxon accepts.") from None
+            raw = None
+        if raw is None or (limit is not None and len(raw) > limit):
+            raise ScimError(413, "The request body is larger than Klaxon accepts.")
         if not raw:
             return {}
         try:
             data = json.loads(raw)
+        except RecursionError:
+            raise ScimError(400, "The request body is nested too deeply.", "invalidSyntax") from None
         except (ValueError, UnicodeDecodeError):
             raise ScimError(400, "The request body is not valid JSON.", "invalidSyntax") from None
         if _depth(data) > MAX_JSON_DEPTH:

@@ -1,5 +1,7 @@
 """The SCIM resources Klaxon serves, described with scim2-models (RFC 7643)."""
 
+import email_validator
+
 from typing import Annotated
 
 from scim2_models import (
@@ -26,6 +28,10 @@ KLAXON_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:klaxon:2.0:User"
 ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+# Corporate directories use special-use domains (contoso.local, example.test); e-mail
+# syntax is still checked, but such domains must not refuse a person.
+email_validator.SPECIAL_USE_DOMAIN_NAMES = []
 
 MAX_PAGE_SIZE = 200
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024

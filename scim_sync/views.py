@@ -1,7 +1,9 @@
 """SCIM 2.0 endpoints (RFC 7644): thin views over scim_sync.resources and the domain actions."""
 
+import json
 import logging
 import time
+import uuid
 
 from django.db import transaction
 from django.db.models import Prefetch
@@ -50,6 +52,7 @@ class ScimView(APIView):
     renderer_classes = [ScimRenderer]
     content_negotiation_class = AlwaysScim
     resource_type = ""
+    searches = False  # POST carries a SearchRequest (/.search), not a resource
 
     def get_exception_handler(self):
         return scim_exception_handler
@@ -99,10 +102,18 @@ class ScimView(APIView):
     def base_url(self) -> str:
         return self.request.scim_endpoint.url
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        scim_id = kwargs.get("scim_id")
+        if scim_id is not None and not _is_uuid(scim_id):
+            # Klaxon's ids are UUIDs, so anything else names nothing: 404, as Okta's spec
+            # test expects for GET /Users/00919288221112222 (not a 400 about the format).
+            raise Http404(f"{self.resource_type} {scim_id} not found.")
+
     def params(self) -> dict:
-        """Query parameters, or the body of POST /.search (RFC 7644 §3.4.3)."""
-        if self.request.method == "POST":
-            return self.request.data
+        """Query parameters, or the body of POST /.search (RFC 7644 §3.4.3) in their shape."""
+        if self.request.method == "POST" and self.searches:
+            return _search_params(self.request.data)
         return self.request.query_params
 
     def projection(self) -> Projection:
@@ -155,6 +166,32 @@ class ScimView(APIView):
         return response
 
 
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _search_params(body: dict) -> dict:
+    """A SearchRequest body as query parameters: text values, lists joined with commas.
+
+    RFC 7644 §3.4.3 sends `"attributes": ["userName", "emails"]` where a query says
+    `attributes=userName,emails`.
+    """
+    params = {}
+    for name, value in body.items():
+        if value is None:
+            continue
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            value = ",".join(value)
+        elif isinstance(value, dict | list):
+            raise ScimError(400, f"{name} must be text or a number.", "invalidValue")
+        params[name] = value if isinstance(value, str) else json.dumps(value)
+    return params
+
+
 def _integer(params, name: str, default: int) -> int:
     raw = params.get(name)
     if raw in (None, ""):
@@ -200,6 +237,8 @@ class UserList(UserViewMixin, ScimView):
 
 
 class UserSearch(UserList):
+    searches = True
+
     def post(self, request, endpoint_key):
         return UserList.get(self, request, endpoint_key)
 
@@ -309,6 +348,8 @@ class GroupList(GroupViewMixin, ScimView):
 
 
 class GroupSearch(GroupList):
+    searches = True
+
     def post(self, request, endpoint_key):
         return GroupList.get(self, request, endpoint_key)
 
@@ -361,6 +402,7 @@ class RootSearch(UserViewMixin, GroupViewMixin, ScimView):
     """
 
     resource_type = "Search"
+    searches = True
 
     def post(self, request, endpoint_key):
         params, projection = self.params(), self.projection()
@@ -393,9 +435,13 @@ class RootSearch(UserViewMixin, GroupViewMixin, ScimView):
 
 
 class DiscoveryView(ScimView):
-    def get(self, request, endpoint_key, ident=None):
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # RFC 7644 §4: a filter SHOULD get 403, so that no client believes it was applied.
         if request.query_params.get("filter"):
             raise ScimError(403, "Discovery endpoints cannot be filtered.")
+
+    def get(self, request, endpoint_key, ident=None):
         items = self.items()
         if ident is not None:
             match = next((doc for doc in items if doc["id"].lower() == ident.lower()), None)
@@ -408,7 +454,7 @@ class DiscoveryView(ScimView):
         return {**document, "meta": {"resourceType": self.resource_type, "location": f"{self.base_url}/{path}"}}
 
 
-class ServiceProviderConfigView(ScimView):
+class ServiceProviderConfigView(DiscoveryView):
     resource_type = "ServiceProviderConfig"
 
     def get(self, request, endpoint_key):

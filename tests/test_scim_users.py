@@ -444,7 +444,9 @@ def test_entra_patch_of_the_klaxon_location_by_urn_path(scim, acme):
 
 def test_entra_patch_of_the_notification_phone_number_is_echoed_and_normalised(scim):
     created = entra_user(scim)
-    body = patch_op({"op": "Add", "path": f"{KLAXON_USER_SCHEMA}:notificationPhoneNumber", "value": "+44 (0)20 7946 0958"})
+    body = patch_op(
+        {"op": "Add", "path": f"{KLAXON_USER_SCHEMA}:notificationPhoneNumber", "value": "+44 (0)20 7946 0958"}
+    )
 
     response = scim.patch(f"/Users/{created['id']}", body)
 
@@ -478,6 +480,53 @@ def test_entra_add_of_the_work_email_on_a_user_without_one_creates_it(scim):
     assert response.status_code == 200, response.content
     assert response.json()["emails"] == [{"type": "work", "value": "new.mail@contoso.com"}]
     assert stored(created["id"]).email == "new.mail@contoso.com"
+
+
+def test_entra_add_of_a_single_valued_attribute_sets_it(scim):
+    # MS-KI: Entra sends Add for externalId of existing objects (RFC 7644 §3.5.2.1: replaced).
+    created = entra_user(scim)
+
+    response = scim.patch(f"/Users/{created['id']}", patch_op({"op": "Add", "path": "externalId", "value": "new-oid"}))
+
+    assert response.json()["externalId"] == "new-oid"
+    assert stored(created["id"]).external_id == "new-oid"
+
+
+def test_a_urn_qualified_core_path_is_a_core_attribute(scim):
+    # RFC 7644 §3.10; sent by Entra (rancher/rancher#54871).
+    created = entra_user(scim)
+    body = patch_op({"op": "Replace", "path": f"{CORE_USER_SCHEMA}:displayName", "value": "Bea J."})
+
+    assert scim.patch(f"/Users/{created['id']}", body).json()["displayName"] == "Bea J."
+    assert stored(created["id"]).display_name == "Bea J."
+
+
+@pytest.mark.parametrize("empty", ["", None])
+def test_entra_null_update_clears_optional_attributes(scim, empty):
+    # Gallery SCIM_Null_Update_Test: optional attributes patched with "" and then null.
+    created = entra_user(scim)
+    body = patch_op(
+        {"op": "Replace", "path": "title", "value": empty},
+        {"op": "Replace", "path": "preferredLanguage", "value": empty},
+        {"op": "Replace", "path": f"{ENTERPRISE_USER_SCHEMA}:department", "value": empty},
+    )
+
+    response = scim.patch(f"/Users/{created['id']}", body)
+
+    assert response.status_code == 200, response.content
+    document = scim.get(f"/Users/{created['id']}").json()
+    assert document.get("title") in (None, "")
+    assert document.get("preferredLanguage") in (None, "")
+    assert document[ENTERPRISE_USER_SCHEMA].get("department") in (None, "")
+    assert stored(created["id"]).department == ""
+
+
+def test_renaming_to_a_taken_user_name_is_409_and_changes_nothing(scim, acme):
+    created = entra_user(scim)
+    body = patch_op({"op": "Replace", "path": "userName", "value": acme.user.user_name.upper()})
+
+    assert_error(scim.patch(f"/Users/{created['id']}", body), 409, "uniqueness")
+    assert scim.get(f"/Users/{created['id']}").json() == created
 
 
 @pytest.mark.parametrize("op", ["add", "Add", "ADD", "replace", "Replace", "rEpLaCe"])
@@ -577,8 +626,9 @@ def test_a_disabled_user_is_enabled_again(scim, payload):
 
 def test_a_garbage_active_value_is_400_without_internals(scim):
     created = entra_user(scim)
+    body = patch_op({"op": "Replace", "path": "active", "value": "sometimes"})
 
-    response = scim.patch(f"/Users/{created['id']}", patch_op({"op": "Replace", "path": "active", "value": "sometimes"}))
+    response = scim.patch(f"/Users/{created['id']}", body)
 
     detail = assert_error(response, 400, "invalidValue")
     assert "active" in detail

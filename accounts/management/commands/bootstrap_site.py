@@ -1,6 +1,7 @@
 import json
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -64,7 +65,7 @@ class Command(BaseCommand):
 
         result = {
             "organisation": organisation.slug,
-            "sign_in_url": "http://127.0.0.1:8000/sign-in/",
+            "sign_in_url": f"{settings.KLAXON_PUBLIC_URL}/sign-in/",
             "username": admin.user_name,
             "password": password,
             "locations": list(organisation.locations.values_list("name", flat=True)),

@@ -1,0 +1,321 @@
+#!/usr/bin/env python
+"""Klaxon's SCIM benchmark: drive the server the way Entra ID and Okta do, and compare
+every phase with the stack's ceiling measured in the same run.
+
+    make bench                          # 2,000 users, starts PostgreSQL and gunicorn itself
+    make bench BENCH_ARGS="--preset large"   # 100,000 users
+    .venv/bin/python bench/run.py --url URL --token T   # against a running Klaxon
+
+Prints, per phase: requests/s, items/s, p50/p95/p99 latency, server CPU per request,
+and the ratio of its requests/s to the ceiling's (a trivial view doing one indexed
+SELECT and one INSERT on the same stack).
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+KLAXON = "urn:ietf:params:scim:schemas:extension:klaxon:2.0:User"
+PRESETS = {"small": 2_000, "large": 100_000}
+LOCATIONS = ["London", "Leeds", "Manchester", "Bristol", "Atlantis"]
+
+
+class Client:
+    """One keep-alive connection per thread, like an identity provider's connection pool."""
+
+    def __init__(self, base_url: str, token: str):
+        parsed = urllib.parse.urlsplit(base_url)
+        self.host, self.port, self.prefix = parsed.hostname, parsed.port or 80, parsed.path.rstrip("/")
+        self.token = token
+        self.local = threading.local()
+
+    def call(self, method: str, path: str, body=None, *, raw_path=False):
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = self.local.connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/scim+json"}
+        data = json.dumps(body).encode() if body is not None else None
+        started = time.perf_counter()
+        connection.request(method, path if raw_path else self.prefix + path, body=data, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        elapsed = time.perf_counter() - started
+        if response.status >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status} {payload[:300]!r}")
+        return elapsed, (json.loads(payload) if payload else None)
+
+
+def quote_filter(text: str) -> str:
+    return urllib.parse.quote(text, safe="")
+
+
+class Server:
+    """gunicorn on PostgreSQL, with the ceiling view mounted."""
+
+    def __init__(self, workers: int, port: int):
+        self.port, self.workers = port, workers
+        self.env = {
+            **os.environ,
+            "DEBUG": "false", "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijkl",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "false",
+            "KLAXON_PUBLIC_URL": f"http://127.0.0.1:{port}", "KLAXON_BENCH_CEILING": "true",
+            "WEB_CONCURRENCY": str(workers), "BIND": f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING",
+        }
+        self.process = None
+
+    def manage(self, *args) -> str:
+        done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def start(self):
+        self.manage("migrate", "--no-input", "-v0")
+        self.manage("collectstatic", "--no-input", "-v0")
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "klaxon_site.wsgi"], cwd=ROOT, env=self.env
+        )
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", self.port, timeout=1).request("GET", "/sign-in/")
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self):
+        if self.process:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def pids(self) -> list[int]:
+        if not self.process:
+            return []
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [self.process.pid, *map(int, children)]
+
+    def cpu_seconds(self) -> float:
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+            except FileNotFoundError:
+                pass
+        return total / ticks
+
+    def worker_memory_mb(self, field="VmRSS") -> list[float]:
+        sizes = []
+        for pid in self.pids()[1:]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except FileNotFoundError:
+                continue
+            sizes.append(int(re.search(rf"{field}:\s+(\d+)", status).group(1)) / 1024)
+        return sizes
+
+
+class Bench:
+    def __init__(self, client: Client, server: Server | None, concurrency: int, slug: str):
+        self.client, self.server, self.concurrency, self.slug = client, server, concurrency, slug
+        self.results = []
+
+    def run(self, name: str, jobs, *, items_per_job=1, unit="req"):
+        """Run callables in parallel; each returns a list of request latencies."""
+        cpu_before = self.server.cpu_seconds() if self.server else 0
+        started = time.perf_counter()
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            latencies = [lat for batch in pool.map(lambda job: job(), jobs) for lat in batch]
+        elapsed = time.perf_counter() - started
+        cpu = (self.server.cpu_seconds() - cpu_before) if self.server else None
+        items = len(jobs) * items_per_job if isinstance(items_per_job, int) else items_per_job
+        row = {
+            "phase": name, "requests": len(latencies), "seconds": elapsed,
+            "req_per_s": len(latencies) / elapsed, "items_per_s": items / elapsed, "unit": unit,
+            "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
+            "cpu_ms_per_req": (cpu * 1000 / len(latencies)) if cpu is not None else None,
+        }
+        self.results.append(row)
+        print(f"  {name}: {row['req_per_s']:.0f} req/s, {row['items_per_s']:.0f} {unit}/s, "
+              f"p99 {row['p99_ms']:.1f} ms", flush=True)
+        return row
+
+
+def pct(values, p):
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] * 1000
+
+
+def chunks(items, size):
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=PRESETS, default="small", help="2,000 (small) or 100,000 (large) users")
+    parser.add_argument("--users", type=int, help="number of users (overrides --preset)")
+    parser.add_argument("--concurrency", type=int, default=4, help="parallel client connections (default 4)")
+    parser.add_argument("--workers", type=int, default=5, help="gunicorn sync workers (default 5)")
+    parser.add_argument("--port", type=int, default=8765, help="port for the gunicorn this script starts")
+    parser.add_argument("--url", help="SCIM endpoint URL of a running Klaxon (skips starting a server)")
+    parser.add_argument("--token", help="SCIM token for --url")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    users = args.users or PRESETS[args.preset]
+    slug = f"bench-{int(time.time())}"
+
+    server = None
+    if args.url:
+        url, token = args.url, args.token
+    else:
+        if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            sys.exit("Set DATABASE_URL to a PostgreSQL database, or run `make bench` (it starts one).")
+        server = Server(args.workers, args.port)
+        server.start()
+        server.manage("bootstrap_site", "--organisation", "Benchmark", "--slug", slug,
+                      "--admin-email", "admin@bench.test", "--admin-password", "bench-admin-pass",
+                      "--locations", ",".join(LOCATIONS[:-1]))
+        credentials = json.loads(server.manage("scim_credentials", slug, "--json"))
+        url, token = credentials["endpoint_url"], credentials["token"]
+    print(f"Klaxon SCIM benchmark: {users} users, {args.concurrency} connections, "
+          f"{args.workers if server else '?'} workers, {os.cpu_count()} cores", flush=True)
+    try:
+        report = drive(Bench(Client(url, token), server, args.concurrency, slug), users, bool(server))
+    finally:
+        if server:
+            server.stop()
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+def drive(bench: Bench, users: int, has_ceiling: bool) -> dict:
+    call = bench.client.call
+    names = [f"user{i:06d}@bench.test" for i in range(users)]
+    ids = {}
+
+    # Warm every worker up (imports, connections) before anything is measured.
+    warm = [lambda: [call("GET", "/ServiceProviderConfig")[0]]] * 100
+    bench.run("warm-up (not a result)", warm, unit="req")
+    bench.results.clear()
+
+    ceiling = None
+    if has_ceiling:
+        sample = min(users, 4000)
+        ceiling_path = f"/bench/ceiling/{bench.slug}/?name=admin%40bench.test"
+
+        def ceiling_job():
+            return [call("GET", ceiling_path, raw_path=True)[0], call("POST", ceiling_path, raw_path=True)[0]]
+
+        ceiling = bench.run("ceiling (1 SELECT + 1 INSERT per request)", [ceiling_job] * (sample // 2), unit="req",
+                            items_per_job=2)
+
+    def sync_job(i):
+        def job():
+            name = names[i]
+            t1, found = call("GET", "/Users?filter=" + quote_filter(f'userName eq "{name}"'))
+            assert found["totalResults"] == 0
+            t2, created = call("POST", "/Users", {
+                "schemas": [USER_SCHEMA], "userName": name, "externalId": f"ext-{i}", "active": True,
+                "name": {"givenName": "Given", "familyName": f"Family{i}"},
+                "emails": [{"value": name, "type": "work", "primary": True}],
+                KLAXON: {"location": LOCATIONS[i % len(LOCATIONS)], "notificationPhoneNumber": f"07911 {i % 1000000:06d}"},
+            })
+            ids[i] = created["id"]
+            return [t1, t2]
+        return job
+
+    memory_before = bench.server.worker_memory_mb() if bench.server else []
+    sync = bench.run("initial sync (GET filter + POST per user)", [sync_job(i) for i in range(users)], unit="users")
+    memory_after_sync = bench.server.worker_memory_mb() if bench.server else []
+
+    # Groups: member PATCHes in batches of 100, several groups in parallel.
+    group_count = 5
+    group_ids = [call("POST", "/Groups", {"displayName": f"Team {g}", "members": []})[1]["id"] for g in range(group_count)]
+    member_ids = [ids[i] for i in range(users)]
+
+    def add_batch(group_id, batch):
+        return lambda: [call("PATCH", f"/Groups/{group_id}", {"schemas": [PATCH_SCHEMA], "Operations": [
+            {"op": "Add", "path": "members", "value": [{"value": m} for m in batch]}]})[0]]
+
+    jobs = [add_batch(g, batch) for g in group_ids for batch in chunks(member_ids, 100)]
+    bench.run("group member PATCHes (batches of 100)", jobs, items_per_job=group_count * users, unit="memberships")
+
+    big = min(users, 10_000)
+    big_group = call("POST", "/Groups", {"displayName": "Everyone", "members": []})[1]["id"]
+    bench.run(f"one PATCH adding {big} members", [add_batch(big_group, member_ids[:big])],
+              items_per_job=big, unit="memberships")
+    okta_group = call("POST", "/Groups", {"displayName": "Okta push", "members": []})[1]["id"]
+
+    def okta_replace():
+        members = random.sample(member_ids, min(users, 5000))
+        return [call("PUT", f"/Groups/{okta_group}", {"displayName": "Okta push",
+                                                     "members": [{"value": m} for m in members]})[0]]
+    bench.run("Okta full replace (PUT of 5,000 members)", [okta_replace] * 4,
+              items_per_job=4 * min(users, 5000), unit="memberships")
+
+    def change(i, operations):
+        return lambda: [call("PATCH", f"/Users/{ids[i]}", {"schemas": [PATCH_SCHEMA], "Operations": operations})[0]]
+
+    chosen = random.sample(range(users), max(1, users // 10))
+    jobs = [change(i, [{"op": "Replace", "path": "displayName", "value": f"Changed {i}"},
+                       {"op": "Replace", "path": f"{KLAXON}:location", "value": "Leeds"}]) for i in chosen]
+    jobs += [change(i, [{"op": "Replace", "path": "active", "value": "False"}]) for i in chosen[: len(chosen) // 2]]
+    bench.run("incremental cycle (attribute changes, deactivations)", jobs, unit="req")
+
+    def page(start):
+        return lambda: [call("GET", f"/Users?startIndex={start}&count=100")[0]]
+    pages = [page(start) for start in range(1, users + 2, 100)]
+    bench.run("paging /Users with count=100", pages, items_per_job=users, unit="users listed")
+
+    sample = random.sample(range(users), min(users, 1000))
+    bench.run("GET /Users/{id}", [lambda i=i: [call("GET", f"/Users/{ids[i]}")[0]] for i in sample], unit="req")
+    bench.run("GET /Users?filter=externalId eq", [
+        lambda i=i: [call("GET", "/Users?filter=" + quote_filter(f'externalId eq "ext-{i}"'))[0]] for i in sample
+    ], unit="req")
+    group_filter = "/Groups?excludedAttributes=members&filter=" + quote_filter('displayName eq "Everyone"')
+    bench.run(f"GET group of {big} by displayName, excludedAttributes=members",
+              [lambda: [call("GET", group_filter)[0]]] * 200, unit="req")
+    bench.run(f"GET /Groups/{{id}} of {big}, excludedAttributes=members",
+              [lambda: [call("GET", f"/Groups/{big_group}?excludedAttributes=members")[0]]] * 200, unit="req")
+
+    print()
+    print(f"{'phase':58} {'req/s':>8} {'items/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} {'x ceiling':>9}")
+    for row in bench.results:
+        ratio = f"{row['req_per_s'] / ceiling['req_per_s']:.2f}" if ceiling else "-"
+        cpu = f"{row['cpu_ms_per_req']:.2f}" if row["cpu_ms_per_req"] is not None else "-"
+        print(f"{row['phase']:58} {row['req_per_s']:8.0f} {row['items_per_s']:10.0f} {row['p50_ms']:8.1f} "
+              f"{row['p95_ms']:8.1f} {row['p99_ms']:8.1f} {cpu:>10} {ratio:>9}")
+    if bench.server:
+        peak = bench.server.worker_memory_mb("VmHWM")
+        print(f"\nworker RSS MB before sync {fmt(memory_before)}, after sync {fmt(memory_after_sync)}, "
+              f"peak {fmt(peak)}")
+    return {"users": users, "results": bench.results,
+            "ceiling_req_per_s": ceiling["req_per_s"] if ceiling else None,
+            "sync_users_per_s": sync["items_per_s"]}
+
+
+def fmt(sizes):
+    return f"{max(sizes):.0f} (max of {len(sizes)})" if sizes else "-"
+
+
+if __name__ == "__main__":
+    main()
