@@ -109,7 +109,9 @@ def _apply_path(change: GroupChange, group: Group, op: str, path: str, operation
     if key == "members":
         if op == "remove":
             # Entra without aadOptscim062020 removes with a value; without one, all leave.
-            change.steps.append(("remove", member_values(value, op)) if value else ("clear", []))
+            # An empty value removes no one: reading it as "everyone" wipes groups
+            # (AzureAD/SCIMReferenceCode#10).
+            change.steps.append(("clear", []) if value is None else ("remove", member_values(value, op)))
         else:
             change.steps.append(("add" if op == "add" else "replace", member_values(value, op)))
             change.displays.update(member_displays(value))

@@ -1,11 +1,11 @@
 """The SCIM resources Klaxon serves, described with scim2-models (RFC 7643)."""
 
-import email_validator
 
 from typing import Annotated
 
 from scim2_models import (
     URN,
+    Email,
     AuthenticationScheme,
     Bulk,
     ChangePassword,
@@ -29,10 +29,6 @@ ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 CORE_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
-# Corporate directories use special-use domains (contoso.local, example.test); e-mail
-# syntax is still checked, but such domains must not refuse a person.
-email_validator.SPECIAL_USE_DOMAIN_NAMES = []
-
 MAX_PAGE_SIZE = 200
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 MAX_PATCH_OPERATIONS = 1000
@@ -48,7 +44,19 @@ class KlaxonUser(Extension):
     notification_phone_number: str | None = None
 
 
-ScimUser = User[EnterpriseUser | KlaxonUser]
+class KlaxonEmail(Email):
+    """An e-mail address kept exactly as sent.
+
+    scim2-models types it as pydantic's EmailStr, which lower-cases the domain (drift
+    the provider would see), refuses "" (Entra's way of clearing it) and refuses
+    special-use domains such as contoso.local.
+    """
+
+    value: str | None = None
+
+
+class ScimUser(User[EnterpriseUser | KlaxonUser]):
+    emails: list[KlaxonEmail] | None = None
 
 # What identity providers really send (../shared/docs/idp-behaviour.md): attributes we do
 # not model are ignored, Entra's remove-with-value selects what to remove, and a

@@ -126,7 +126,7 @@ class ScimView(APIView):
         if wanted and wanted.strip() != "*" and resources.version_of(obj) not in [
             v.strip() for v in wanted.split(",")
         ]:
-            raise ScimError(412, "The resource changed since that version was read.", "invalidVers")
+            raise ScimError(412, "The resource changed since that version was read.")
 
     def page(self, queryset, columns, translator):
         """Filter, sort and slice in the database; returns (total, start, objects)."""
@@ -144,7 +144,9 @@ class ScimView(APIView):
         start = max(_integer(params, "startIndex", 1), 1)
         count = min(max(_integer(params, "count", DEFAULT_PAGE_SIZE), 0), MAX_PAGE_SIZE)
         total = queryset.count()
-        objects = list(queryset.order_by(order, "pk")[start - 1:start - 1 + count]) if count else []
+        # A page starting past the end is empty without asking: a huge startIndex would
+        # overflow the database's OFFSET.
+        objects = list(queryset.order_by(order, "pk")[start - 1:start - 1 + count]) if count and start <= total else []
         return total, start, objects
 
     @staticmethod

@@ -271,10 +271,7 @@ def test_an_old_sign_in_asks_for_the_password_before_rotating_the_endpoint(page,
 
 
 def populate(live_server, acme) -> User:
-    """Some people, a group and a failed request, sent over SCIM as an identity provider would.
-
-    E-mail addresses use example.com: pydantic's EmailStr refuses special-use domains such as .test.
-    """
+    """Some people, a group and a failed request, sent over SCIM as an identity provider would."""
     token = generate_token(acme.organisation, created_by=acme.admin)
     key = endpoint_for(acme.organisation).key
     klaxon = "urn:ietf:params:scim:schemas:extension:klaxon:2.0:User"

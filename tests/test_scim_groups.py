@@ -298,6 +298,16 @@ def test_remove_without_a_value_empties_the_group(scim, people):
     assert member_ids(scim, group_id) == set()
 
 
+def test_remove_with_an_empty_value_removes_no_one(scim, people):
+    # Servers that read this as "remove everyone" wipe groups (AzureAD/SCIMReferenceCode#10).
+    group_id = new_group(scim, members=people)
+
+    response = scim.patch(f"/Groups/{group_id}", patch_op({"op": "Remove", "path": "members", "value": []}))
+
+    assert response.status_code == 204
+    assert member_ids(scim, group_id) == {sid(p) for p in people}
+
+
 def test_okta_removes_by_filter_and_adds_in_one_patch(scim, people):
     ann, ben, cat, _ = people
     group_id = new_group(scim, members=[ann, ben])
@@ -387,6 +397,53 @@ def test_patch_with_attributes_answers_200_with_them(scim, people):
     }
 
 
+def test_patch_with_excluded_members_answers_200_without_them(scim, people):
+    group_id = new_group(scim, members=people[:1])
+
+    response = scim.patch(f"/Groups/{group_id}?excludedAttributes=members", load("okta/group-rename", GROUP=group_id))
+
+    assert response.status_code == 200
+    assert response.json() == {k: v for k, v in scim.get(f"/Groups/{group_id}").json().items() if k != "members"}
+    assert response.json()["displayName"] == "Test SCIMv2"
+
+
+def test_a_stale_if_match_is_412_and_changes_nothing(scim, people):
+    group_id = new_group(scim, "Before")
+    stale = scim.get(f"/Groups/{group_id}")["ETag"]
+    scim.patch(f"/Groups/{group_id}", load("entra/group-add-members", USER_1=sid(people[0]), USER_2=sid(people[1])))
+    before = scim.get(f"/Groups/{group_id}").json()
+
+    responses = [
+        scim.patch(f"/Groups/{group_id}", load("okta/group-rename", GROUP=group_id), HTTP_IF_MATCH=stale),
+        scim.put(f"/Groups/{group_id}", load("okta/group-push"), HTTP_IF_MATCH=stale),
+        scim.delete(f"/Groups/{group_id}", HTTP_IF_MATCH=stale),
+    ]
+
+    assert [(r.status_code, r.json()["scimType"]) for r in responses] == [(412, "invalidVers")] * 3
+    assert scim.get(f"/Groups/{group_id}").json() == before
+    fresh = scim.get(f"/Groups/{group_id}")["ETag"]
+    assert scim.delete(f"/Groups/{group_id}", HTTP_IF_MATCH=fresh).status_code == 204
+
+
+def test_search_by_post_takes_attributes_as_a_list(scim, people):
+    group_id = new_group(scim, "Night shift", members=people)
+    new_group(scim, "Day shift")
+
+    response = scim.post("/Groups/.search", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "attributes": ["displayName"],
+        "filter": 'displayName eq "Night shift"',
+        "startIndex": 1,
+        "count": 10,
+    })
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "schemas": [LIST_RESPONSE], "totalResults": 1, "startIndex": 1, "itemsPerPage": 1,
+        "Resources": [{"schemas": [CORE_GROUP], "id": group_id, "displayName": "Night shift"}],
+    }
+
+
 # PUT and DELETE -------------------------------------------------------------------
 
 
@@ -458,6 +515,24 @@ def test_adding_an_unknown_member_is_400_and_nothing_from_the_patch_is_applied(s
     body = response.json()
     assert body == {"schemas": [ERROR], "status": "400", "scimType": "invalidValue", "detail": body["detail"]}
     assert unknown_member in body["detail"]
+    assert scim.get(f"/Groups/{group_id}").json() == before
+
+
+def test_a_patch_failing_after_member_changes_were_written_is_rolled_back(scim, people):
+    # The rename clashes only when it is saved, after the members went in: RFC 7644 §3.5.2
+    # "the original SCIM resource MUST be restored".
+    ann, ben, *_ = people
+    new_group(scim, "Day shift")
+    group_id = new_group(scim, "Night shift", members=[ann])
+    before = scim.get(f"/Groups/{group_id}").json()
+
+    response = scim.patch(f"/Groups/{group_id}", patch_op(
+        {"op": "Remove", "path": "members", "value": [{"value": sid(ann)}]},
+        {"op": "Add", "path": "members", "value": [{"value": sid(ben)}]},
+        {"op": "Replace", "path": "displayName", "value": "DAY SHIFT"},
+    ))
+
+    assert response.status_code == 409
     assert scim.get(f"/Groups/{group_id}").json() == before
 
 

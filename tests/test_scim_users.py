@@ -521,6 +521,20 @@ def test_entra_null_update_clears_optional_attributes(scim, empty):
     assert stored(created["id"]).department == ""
 
 
+@pytest.mark.parametrize("empty", ["", None])
+def test_entra_null_update_clears_the_work_email(scim, empty):
+    # The same gallery test on the mapped mail attribute: "" must clear it like null does.
+    created = entra_user(scim)
+    body = patch_op({"op": "Replace", "path": 'emails[type eq "work"].value', "value": empty})
+
+    response = scim.patch(f"/Users/{created['id']}", body)
+
+    assert response.status_code == 200, response.content
+    emails = scim.get(f"/Users/{created['id']}").json().get("emails") or [{}]
+    assert emails[0].get("value") in (None, "")
+    assert stored(created["id"]).email == ""
+
+
 def test_renaming_to_a_taken_user_name_is_409_and_changes_nothing(scim, acme):
     created = entra_user(scim)
     body = patch_op({"op": "Replace", "path": "userName", "value": acme.user.user_name.upper()})
