@@ -143,6 +143,7 @@ def _user_name_conflict(organisation, user_name: str, external_id: str | None, e
     return "The user clashes with an existing one."
 
 
+@transaction.atomic
 def provision_user(organisation: Organisation, values: dict, *, user: User | None = None) -> User:
     """Create or replace a person as the identity provider describes them.
 

@@ -92,7 +92,7 @@ class PersonLocationForm(forms.Form):
 class ProfileForm(forms.Form):
     notification_phone = forms.CharField(
         label="Notification phone number", required=False, max_length=40,
-        help_text="The number Klaxon calls and texts in an alert, e.g. 07700 900123 or +44 7700 900123.",
+        help_text="The number Klaxon calls and texts in an alert, e.g. 07911 123456 or +44 7911 123456.",
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
 

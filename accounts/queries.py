@@ -54,7 +54,7 @@ def reach(organisation) -> dict:
     locations = Location.objects.filter(organisation=organisation).annotate(
         active=Count("users", filter=active_here),
         reachable=Count("users", filter=active_here & ~Q(users__notification_phone="")),
-    )
+    ).order_by("-is_default", "name")
     return {**totals, "locations": locations}
 
 

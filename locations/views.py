@@ -12,7 +12,11 @@ from locations.models import Location
 
 
 def _locations(request):
-    return Location.objects.filter(organisation=request.user.organisation).annotate(user_count=Count("users"))
+    return (
+        Location.objects.filter(organisation=request.user.organisation)
+        .annotate(user_count=Count("users"))
+        .order_by("-is_default", "name")  # annotate() drops Meta.ordering
+    )
 
 
 def _location(request, pk) -> Location:

@@ -21,6 +21,9 @@ ACTIVITY_PAGE_SIZE = 25
 
 
 class RotateTokenForm(forms.Form):
+    # The token being replaced: re-sending the form (a page refresh) must not rotate twice
+    # and silently kill the token that was just copied.
+    current = forms.IntegerField(widget=forms.HiddenInput)
     grace = forms.ChoiceField(
         label="Keep the old token working for",
         choices=[("none", "No time: refuse it at once"), ("1h", "1 hour"), ("24h", "24 hours")],
@@ -41,6 +44,11 @@ def _status(organisation) -> dict:
     }
 
 
+def _newest_token_id(organisation):
+    live = ScimToken.objects.filter(organisation=organisation).live()
+    return live.order_by("-created_at", "-pk").values_list("pk", flat=True).first()
+
+
 def _page(request, organisation, **extra):
     activity = ScimActivity.objects.filter(organisation=organisation)
     errors_only = request.GET.get("errors") == "1"
@@ -53,7 +61,7 @@ def _page(request, organisation, **extra):
         "status": _status(organisation),
         "activity": Paginator(activity.order_by("-at", "-pk"), ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page")),
         "errors_only": errors_only,
-        "rotate_form": RotateTokenForm(),
+        "rotate_form": RotateTokenForm(initial={"current": _newest_token_id(organisation)}),
         "location_attribute": f"{KLAXON_USER_SCHEMA}:location",
         "phone_attribute": f"{KLAXON_USER_SCHEMA}:notificationPhoneNumber",
         **extra,
@@ -87,6 +95,10 @@ def rotate_token(request):
     form = RotateTokenForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose how long the old token keeps working.")
+        return redirect("scim_sync:synchronisation")
+    if form.cleaned_data["current"] != _newest_token_id(request.user.organisation):
+        messages.info(request, "That token was rotated already; the new token is shown only once. "
+                               "Rotate again if you did not copy it.")
         return redirect("scim_sync:synchronisation")
     grace = credentials.GRACE_CHOICES[form.cleaned_data["grace"]]
     token = credentials.generate_token(request.user.organisation, created_by=request.user, grace=grace)

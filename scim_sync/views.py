@@ -52,6 +52,7 @@ class ScimView(APIView):
     renderer_classes = [ScimRenderer]
     content_negotiation_class = AlwaysScim
     resource_type = ""
+    activity_label = ""  # userName or displayName of the resource, for the activity log
     searches = False  # POST carries a SearchRequest (/.search), not a resource
 
     def get_exception_handler(self):
@@ -83,7 +84,7 @@ class ScimView(APIView):
                 method=request.method,
                 resource_type=self.resource_type,
                 resource_id=getattr(response, "scim_resource_id", "") or self.kwargs.get("scim_id", ""),
-                label=getattr(response, "scim_label", ""),
+                label=getattr(response, "scim_label", "") or self.activity_label,
                 status=response.status_code,
                 scim_type=getattr(response, "scim_type", ""),
                 detail=getattr(response, "scim_detail", "") if response.status_code >= 400 else "",
@@ -216,9 +217,11 @@ class UserViewMixin:
     def get_user(self, scim_id, *, lock=False) -> User:
         users = self.users().select_for_update(of=("self",)) if lock else self.users()
         try:
-            return users.get(scim_id=scim_id)
+            user = users.get(scim_id=scim_id)
         except (User.DoesNotExist, ValueError):
             raise Http404(f"User {scim_id} not found.") from None
+        self.activity_label = user.user_name
+        return user
 
 
 class UserList(UserViewMixin, ScimView):
@@ -231,6 +234,7 @@ class UserList(UserViewMixin, ScimView):
 
     @transaction.atomic
     def post(self, request, endpoint_key):
+        self.activity_label = str(request.data.get("userName") or "")[:255]
         resource = resources.parse_user(request.data, Context.RESOURCE_CREATION_REQUEST, self.base_url)
         user = actions.provision_user(self.organisation, resources.user_values(resource, keep_active=True))
         return self.resource_response(
@@ -317,6 +321,7 @@ class GroupViewMixin:
         except (Group.DoesNotExist, ValueError):
             raise Http404(f"Group {scim_id} not found.") from None
         group.organisation = self.organisation  # Known already: member look-ups need no query for it.
+        self.activity_label = group.display_name
         return group
 
     def read_group_body(self, data) -> tuple[str, str | None, dict, dict]:
@@ -339,6 +344,7 @@ class GroupList(GroupViewMixin, ScimView):
 
     @transaction.atomic
     def post(self, request, endpoint_key):
+        self.activity_label = str(request.data.get("displayName") or "")[:255]
         display_name, external_id, members, displays = self.read_group_body(request.data)
         group = actions.save_group(Group(organisation=self.organisation),
                                    display_name=display_name, external_id=external_id)

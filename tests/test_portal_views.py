@@ -166,12 +166,26 @@ def test_sensitive_actions_need_a_recent_sign_in(client, acme):
     assert endpoint_for(acme.organisation).key != key
 
 
+def _rotate(client, grace):
+    current = client.get(reverse("scim_sync:synchronisation")).context["rotate_form"]["current"].value()
+    return client.post(reverse("scim_sync:rotate-token"), {"grace": grace, "current": current})
+
+
 def test_rotating_the_token_with_grace_keeps_the_old_one_for_an_hour(as_admin, acme):
     old = generate_token(acme.organisation)
-    as_admin.post(reverse("scim_sync:rotate-token"), {"grace": "1h"})
+    _rotate(as_admin, "1h")
     assert ScimToken.objects.for_token(acme.organisation, old) is not None
-    as_admin.post(reverse("scim_sync:rotate-token"), {"grace": "none"})
+    _rotate(as_admin, "none")
     assert ScimToken.objects.for_token(acme.organisation, old) is None
+
+
+def test_resending_the_rotation_form_does_not_rotate_twice(as_admin, acme):
+    generate_token(acme.organisation)
+    current = as_admin.get(reverse("scim_sync:synchronisation")).context["rotate_form"]["current"].value()
+    new_token = as_admin.post(reverse("scim_sync:rotate-token"), {"grace": "none", "current": current}).context["new_token"]
+    again = as_admin.post(reverse("scim_sync:rotate-token"), {"grace": "none", "current": current})
+    assert again.status_code == 302
+    assert ScimToken.objects.for_token(acme.organisation, new_token) is not None
 
 
 def test_users_edit_their_own_profile(as_user, acme):

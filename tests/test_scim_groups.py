@@ -581,7 +581,7 @@ def test_ten_thousand_members_are_added_in_one_patch_with_few_queries(scim, acme
     # database takes rows (Django lets SQLite have 999 parameters, 333 rows: 31 INSERTs;
     # PostgreSQL takes the 2,000-row batches of add_members: 5).
     fields = [f for f in GroupMembership._meta.concrete_fields if not f.primary_key]
-    rows_per_insert = min(2000, connection.ops.bulk_batch_size(fields, []))
+    rows_per_insert = min(2000, connection.ops.bulk_batch_size(fields, [None] * 10_000))
 
     with django_assert_max_num_queries(8 + math.ceil(10_000 / rows_per_insert)):
         response = scim.patch(f"/Groups/{group_id}", patch_op(
