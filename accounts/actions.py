@@ -134,16 +134,15 @@ def _check_lengths(model, values: dict) -> None:
             raise ValidationError({name: f"{field.verbose_name} is longer than {field.max_length} characters."})
 
 
-def _user_name_conflict(organisation, user_name: str, external_id: str | None, exclude_pk=None) -> str:
-    others = User.objects.filter(organisation=organisation).exclude(pk=exclude_pk)
-    if others.filter(user_name__iexact=user_name).exists():
-        return f"userName {user_name!r} is already taken in this organisation."
-    if external_id is not None and others.filter(external_id=external_id).exists():
-        return f"externalId {external_id!r} is already taken in this organisation."
-    return "The user clashes with an existing one."
+def _conflict(error: IntegrityError, user: User) -> Conflict:
+    """Which uniqueness rule the database enforced, read from its error (no query:
+    the transaction is already aborted)."""
+    if "external" in str(error).lower():
+        return Conflict(f"externalId {user.external_id!r} is already taken in this organisation.")
+    return Conflict(f"userName {user.user_name!r} is already taken in this organisation.")
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a clash aborts the caller's transaction anyway
 def provision_user(organisation: Organisation, values: dict, *, user: User | None = None) -> User:
     """Create or replace a person as the identity provider describes them.
 
@@ -177,10 +176,9 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
     user.source = User.Source.IDENTITY_PROVIDER
     user.idp_last_seen_at = timezone.now()
     try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError:
-        raise Conflict(_user_name_conflict(organisation, user.user_name, user.external_id, user.pk)) from None
+        user.save()
+    except IntegrityError as error:
+        raise _conflict(error, user) from None
     if was_active and not user.is_active:
         end_sessions(user)
     return user
@@ -223,7 +221,7 @@ def _save_group(group: Group) -> None:
     if not (group.display_name or "").strip():
         raise ValidationError({"display_name": "displayName is required."})
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             group.save()
     except IntegrityError:
         raise Conflict(f"A group called {group.display_name!r} already exists in this organisation.") from None

@@ -137,7 +137,7 @@ class Bench:
         self.client, self.server, self.concurrency, self.slug = client, server, concurrency, slug
         self.results = []
 
-    def run(self, name: str, jobs, *, items_per_job=1, unit="req"):
+    def run(self, name: str, jobs, *, items=None, unit="req"):
         """Run callables in parallel; each returns a list of request latencies."""
         cpu_before = self.server.cpu_seconds() if self.server else 0
         started = time.perf_counter()
@@ -145,7 +145,7 @@ class Bench:
             latencies = [lat for batch in pool.map(lambda job: job(), jobs) for lat in batch]
         elapsed = time.perf_counter() - started
         cpu = (self.server.cpu_seconds() - cpu_before) if self.server else None
-        items = len(jobs) * items_per_job if isinstance(items_per_job, int) else items_per_job
+        items = len(jobs) if items is None else items
         row = {
             "phase": name, "requests": len(latencies), "seconds": elapsed,
             "req_per_s": len(latencies) / elapsed, "items_per_s": items / elapsed, "unit": unit,
@@ -225,8 +225,8 @@ def drive(bench: Bench, users: int, has_ceiling: bool) -> dict:
         def ceiling_job():
             return [call("GET", ceiling_path, raw_path=True)[0], call("POST", ceiling_path, raw_path=True)[0]]
 
-        ceiling = bench.run("ceiling (1 SELECT + 1 INSERT per request)", [ceiling_job] * (sample // 2), unit="req",
-                            items_per_job=2)
+        ceiling = bench.run("ceiling (1 SELECT + 1 INSERT per request)", [ceiling_job] * (sample // 2),
+                            items=sample, unit="req")
 
     def sync_job(i):
         def job():
@@ -257,12 +257,12 @@ def drive(bench: Bench, users: int, has_ceiling: bool) -> dict:
             {"op": "Add", "path": "members", "value": [{"value": m} for m in batch]}]})[0]]
 
     jobs = [add_batch(g, batch) for g in group_ids for batch in chunks(member_ids, 100)]
-    bench.run("group member PATCHes (batches of 100)", jobs, items_per_job=group_count * users, unit="memberships")
+    bench.run("group member PATCHes (batches of 100)", jobs, items=group_count * users, unit="memberships")
 
     big = min(users, 10_000)
     big_group = call("POST", "/Groups", {"displayName": "Everyone", "members": []})[1]["id"]
     bench.run(f"one PATCH adding {big} members", [add_batch(big_group, member_ids[:big])],
-              items_per_job=big, unit="memberships")
+              items=big, unit="memberships")
     okta_group = call("POST", "/Groups", {"displayName": "Okta push", "members": []})[1]["id"]
 
     def okta_replace():
@@ -270,7 +270,7 @@ def drive(bench: Bench, users: int, has_ceiling: bool) -> dict:
         return [call("PUT", f"/Groups/{okta_group}", {"displayName": "Okta push",
                                                      "members": [{"value": m} for m in members]})[0]]
     bench.run("Okta full replace (PUT of 5,000 members)", [okta_replace] * 4,
-              items_per_job=4 * min(users, 5000), unit="memberships")
+              items=4 * min(users, 5000), unit="memberships")
 
     def change(i, operations):
         return lambda: [call("PATCH", f"/Users/{ids[i]}", {"schemas": [PATCH_SCHEMA], "Operations": operations})[0]]
@@ -284,7 +284,7 @@ def drive(bench: Bench, users: int, has_ceiling: bool) -> dict:
     def page(start):
         return lambda: [call("GET", f"/Users?startIndex={start}&count=100")[0]]
     pages = [page(start) for start in range(1, users + 2, 100)]
-    bench.run("paging /Users with count=100", pages, items_per_job=users, unit="users listed")
+    bench.run("paging /Users with count=100", pages, items=users, unit="users listed")
 
     sample = random.sample(range(users), min(users, 1000))
     bench.run("GET /Users/{id}", [lambda i=i: [call("GET", f"/Users/{ids[i]}")[0]] for i in sample], unit="req")

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import Lower, Trim
 
 from locations.models import DEFAULT_LOCATION_NAME, Location
@@ -18,11 +19,14 @@ def default_location(organisation) -> Location:
 def resolve_location(organisation, name: str | None) -> Location:
     """The organisation's location called `name` (trimmed, any case), else `Default`."""
     wanted = clean_location_name(name)
-    if wanted:
-        match = Location.objects.filter(organisation=organisation, name__lower=wanted.lower()).first()
-        if match:
-            return match
-    return default_location(organisation)
+    if not wanted:
+        return default_location(organisation)
+    # One query: the match if there is one, else Default (False sorts before True).
+    return (
+        Location.objects.filter(organisation=organisation)
+        .filter(Q(name__lower=wanted.lower()) | Q(is_default=True))
+        .order_by("is_default").first()
+    )
 
 
 def _users_waiting_for(location: Location):

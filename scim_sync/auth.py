@@ -78,13 +78,13 @@ class ScimTokenAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request):
-        kwargs = (request.parser_context or {}).get("kwargs", {})
-        endpoint = endpoint_for_key(kwargs.get("endpoint_key"))
+        key = (request.parser_context or {}).get("kwargs", {}).get("endpoint_key") or ""
         raw = bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
-        token = ScimToken.objects.for_token(endpoint.organisation, raw) if raw else None
+        token = ScimToken.objects.for_endpoint(key, raw) if raw else None
         if token is None:
-            _count_failure(endpoint)
+            _count_failure(endpoint_for_key(key))  # Http404 for an unknown endpoint
             raise AuthenticationFailed("Authorization failure")
+        endpoint = token.organisation.scim_endpoint
 
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:

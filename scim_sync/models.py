@@ -71,9 +71,26 @@ class ScimTokenQuerySet(models.QuerySet):
         """
         digest = hash_token(raw)
         token = self.live().filter(organisation=organisation, token_hash=digest).first()
-        if token is None or not hmac.compare_digest(token.token_hash, digest):
-            return None
-        return token
+        return _confirmed(token, digest)
+
+    def for_endpoint(self, key: str, raw: str) -> "ScimToken | None":
+        """The live token `raw` of the organisation whose endpoint key is `key`, or None.
+
+        One query on the hot path of every SCIM request: the token comes with its
+        organisation and endpoint.
+        """
+        digest = hash_token(raw)
+        token = (
+            self.live().filter(organisation__scim_endpoint__key=key, token_hash=digest)
+            .select_related("organisation__scim_endpoint").first()
+        )
+        return _confirmed(token, digest)
+
+
+def _confirmed(token, digest: str):
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
+        return None
+    return token
 
 
 class ScimToken(models.Model):

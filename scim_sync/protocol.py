@@ -76,6 +76,9 @@ class ScimParser(BaseParser):
             raise ScimError(400, "The request body is nested too deeply.", "invalidSyntax")
         if not isinstance(data, dict):
             raise ScimError(400, "The request body must be a JSON object.", "invalidSyntax")
+        if has_nul(data):
+            # PostgreSQL text cannot hold U+0000, and no identity attribute needs it.
+            raise ScimError(400, "Text in the request cannot contain the character U+0000.", "invalidValue")
         return data
 
 
@@ -87,6 +90,17 @@ def _depth(value, level: int = 0) -> int:
     if isinstance(value, list):
         return max((_depth(v, level + 1) for v in value), default=level + 1)
     return level
+
+
+def has_nul(value) -> bool:
+    """Whether any text in a parsed JSON document, keys included, holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 class AlwaysScim(BaseContentNegotiation):

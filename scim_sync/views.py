@@ -28,6 +28,7 @@ from scim_sync.protocol import (
     ScimError,
     ScimParser,
     ScimRenderer,
+    has_nul,
     scim_exception_handler,
     unhandled_error_response,
 )
@@ -105,6 +106,8 @@ class ScimView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if has_nul(dict(request.query_params.lists())):
+            raise ScimError(400, "Text in the request cannot contain the character U+0000.", "invalidValue")
         scim_id = kwargs.get("scim_id")
         if scim_id is not None and not _is_uuid(scim_id):
             # Klaxon's ids are UUIDs, so anything else names nothing: 404, as Okta's spec

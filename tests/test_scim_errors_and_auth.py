@@ -5,7 +5,6 @@ makes Klaxon answer 500 or say more than it should.
 """
 
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -81,17 +80,17 @@ def test_a_request_without_authorization_is_401(scim, client):
     "Bearer {token} extra",
     "Bearer {globex}",  # Another organisation's valid token.
 ])
-def test_a_wrong_token_is_401_and_reveals_nothing(scim, scim_globex, authorization):
+def test_a_wrong_token_is_401_and_reveals_nothing(scim, scim_globex, client, authorization):
     header = authorization.format(token=scim.token, globex=scim_globex.token)
+    no_header = client.get(f"{scim.base}/Users")
 
     response = scim.get("/Users", HTTP_AUTHORIZATION=header)
 
     assert_scim_error(response, 401)
     assert response.json() == UNAUTHORISED
     assert response["WWW-Authenticate"] == 'Bearer realm="Klaxon SCIM"'
-    assert set(response.headers) <= {"Content-Type", "WWW-Authenticate", "Content-Length", "Vary", "Allow",
-                                     "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
-                                     "Cross-Origin-Opener-Policy"}
+    # Exactly the answer to a request without any token: nothing tells the cases apart.
+    assert (response.content, dict(response.headers)) == (no_header.content, dict(no_header.headers))
 
 
 @pytest.mark.parametrize("method, path", [
@@ -305,6 +304,13 @@ ODD_REQUESTS = [
     ("post", "/Users", {"userName": "u@acme.test", KLAXON_USER: ["London"]}),
     ("get", "/Users?filter=userName eq \"x\" and", None),
     ("get", "/Users/%20", None),
+    # U+0000 cannot be stored by PostgreSQL.
+    ("post", "/Users", {"userName": "nul\u0000@acme.test"}),
+    ("post", "/Users", {"userName": "nul@acme.test", "title": {"\u0000": 1}}),
+    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": "members[value eq \"\u0000\"]"})),
+    ("get", "/Groups?filter=displayName eq \"a%00b\"", None),
+    ("get", "/Users?filter=userName eq \"%00\"", None),
+    ("get", "/Users?attributes=user%00Name", None),
 ]
 
 
@@ -343,7 +349,7 @@ def test_every_request_is_logged_without_tokens_or_phone_numbers(scim):
     group = new_group(scim)
     scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "NIGHT SHIFT"})
     scim.patch(f"/Groups/{group}", group_patch({"op": "add", "path": "members", "value": [{"value": "nobody"}]}))
-    scim.get(f'/Users?filter=userName eq "bjensen@acme.test"')
+    scim.get('/Users?filter=userName eq "bjensen@acme.test"')
     scim.get("/Users/00919288221112222")
     scim.get("/Users", token="klx_wrong-token")
     scim.patch("/Users", {})
