@@ -10,7 +10,7 @@ import phonenumbers
 from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Group, GroupMembership, Organisation, PortalSession, User
@@ -241,11 +241,27 @@ def add_members(group: Group, user_pks, *, displays: dict | None = None) -> None
     `displays` maps a person's key to the name the provider gave them, kept as sent.
     """
     displays = displays or {}
-    GroupMembership.objects.bulk_create(
-        [GroupMembership(group_id=group.pk, user_id=pk, display=(displays.get(pk) or "")[:255]) for pk in user_pks],
-        ignore_conflicts=True,
-        batch_size=2000,
-    )
+    rows = [(pk, (displays.get(pk) or "")[:255]) for pk in user_pks]
+    if not rows:
+        return
+    # One INSERT ... ON CONFLICT DO NOTHING: no model instances, however many members.
+    table = connection.ops.quote_name(GroupMembership._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} (group_id, user_id, display) "
+                "SELECT %s, member, display FROM unnest(%s::bigint[], %s::text[]) AS t(member, display) "
+                "ON CONFLICT DO NOTHING",
+                [group.pk, [pk for pk, _ in rows], [display for _, display in rows]],
+            )
+        else:
+            for start in range(0, len(rows), 300):  # SQLite: 3 parameters a row, at most 999
+                chunk = rows[start:start + 300]
+                cursor.execute(
+                    f"INSERT OR IGNORE INTO {table} (group_id, user_id, display) VALUES "
+                    + ", ".join(["(%s, %s, %s)"] * len(chunk)),
+                    [value for pk, display in chunk for value in (group.pk, pk, display)],
+                )
 
 
 def remove_members(group: Group, user_pks=None) -> None:

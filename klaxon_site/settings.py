@@ -140,6 +140,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Request bodies beyond this are refused (SCIM answers 413); advertised as bulk.maxPayloadSize.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KLAXON_MAX_REQUEST_BYTES", 4 * 1024 * 1024)
+
 REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }

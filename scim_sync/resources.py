@@ -17,6 +17,12 @@ from scim_sync.schema import (
 )
 
 _NOT_STORED = ("id", "meta", "schemas", "password", "groups")
+# The columns user_document reads; lists load nothing else.
+USER_DOCUMENT_FIELDS = (
+    "scim_id", "organisation_id", "user_name", "external_id", "is_active", "scim_attributes", "date_joined",
+    "updated_at", "given_name", "family_name", "display_name", "email", "notification_phone", "source",
+    "location__name", "idp_location", "idp_notification_phone",
+)
 
 
 def version_of(obj) -> str:

@@ -3,6 +3,7 @@
 
 from typing import Annotated
 
+from django.conf import settings
 from scim2_models import (
     URN,
     Email,
@@ -30,7 +31,7 @@ CORE_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 MAX_PAGE_SIZE = 200
-MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+MAX_PAYLOAD_BYTES = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # what the parser enforces (413 beyond)
 MAX_PATCH_OPERATIONS = 1000
 MAX_FILTER_LENGTH = 2000
 

@@ -19,4 +19,6 @@ urlpatterns = [
     re_path(_KEY + r"/Schemas/?$", views.SchemasView.as_view(), name="schemas"),
     re_path(_KEY + r"/Schemas/(?P<ident>[^/]+)/?$", views.SchemasView.as_view(), name="schema"),
     re_path(_KEY + r"(?:/.*)?$", views.NotFoundView.as_view(), name="not-found"),
+    # Not even an endpoint key: nothing to authenticate against, still a SCIM 404.
+    re_path(r"^.*$", views.no_such_endpoint, name="no-endpoint"),
 ]

@@ -7,7 +7,7 @@ import uuid
 
 from django.db import transaction
 from django.db.models import Prefetch
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework import status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -24,15 +24,17 @@ from scim_sync.groups import apply_change, member_displays, member_values, read_
 from scim_sync.models import ScimEndpoint
 from scim_sync.projection import Projection
 from scim_sync.protocol import (
+    SCIM_MEDIA_TYPE,
     AlwaysScim,
     ScimError,
     ScimParser,
     ScimRenderer,
     has_nul,
+    error_body,
     scim_exception_handler,
     unhandled_error_response,
 )
-from scim_sync.schema import MAX_FILTER_LENGTH, MAX_PAGE_SIZE, PROVIDER, SERVICE_PROVIDER_CONFIG
+from scim_sync.schema import CORE_GROUP_SCHEMA, MAX_FILTER_LENGTH, MAX_PAGE_SIZE, PROVIDER, SERVICE_PROVIDER_CONFIG
 
 logger = logging.getLogger(__name__)
 LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -215,10 +217,15 @@ class UserViewMixin:
     resource_type = "User"
 
     def users(self):
-        return User.objects.filter(organisation=self.organisation).select_related("location")
+        return (
+            User.objects.filter(organisation=self.organisation).select_related("location")
+            .only(*resources.USER_DOCUMENT_FIELDS)
+        )
 
     def get_user(self, scim_id, *, lock=False) -> User:
-        users = self.users().select_for_update(of=("self",)) if lock else self.users()
+        # A write loads the whole row (and locks it); a read only what the document needs.
+        users = User.objects.filter(organisation=self.organisation).select_related("location")
+        users = users.select_for_update(of=("self",)) if lock else self.users()
         try:
             user = users.get(scim_id=scim_id)
         except (User.DoesNotExist, ValueError):
@@ -490,9 +497,24 @@ class SchemasView(DiscoveryView):
 
     def items(self):
         return [
-            self.with_meta(schema.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), f"Schemas/{schema.id}")
+            self.with_meta(_klaxon_rules(schema.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)),
+                           f"Schemas/{schema.id}")
             for schema in PROVIDER.schemas
         ]
+
+
+def _klaxon_rules(schema: dict) -> dict:
+    """Klaxon keeps group displayName unique per organisation (Entra matches groups on it)."""
+    if schema["id"] == CORE_GROUP_SCHEMA:
+        for attribute in schema["attributes"]:
+            if attribute["name"] == "displayName":
+                attribute["uniqueness"] = "server"
+    return schema
+
+
+def no_such_endpoint(request):
+    return HttpResponse(json.dumps(error_body(404, "There is no such SCIM endpoint.")), status=404,
+                        content_type=SCIM_MEDIA_TYPE)
 
 
 class NotFoundView(ScimView):

@@ -1,6 +1,7 @@
 """SCIM discovery (RFC 7644 §4, RFC 7643 §5-7): what Entra ID reads when provisioning is saved."""
 
 import pytest
+from django.conf import settings
 
 from accounts.models import User
 from locations.models import Location
@@ -34,7 +35,7 @@ def test_service_provider_config_states_what_entra_and_okta_need(scim):
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://klaxon.io/docs/scim",
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 2097152},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
         "filter": {"supported": True, "maxResults": 200},
         "changePassword": {"supported": False},
         "sort": {"supported": True},
@@ -187,3 +188,9 @@ def test_discovery_needs_the_token(scim, path):
     response = scim.get(path, HTTP_AUTHORIZATION="")
 
     assert response.status_code == 401
+
+
+def test_group_display_names_are_published_as_unique(scim):
+    group_schema = scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group").json()
+    display_name = next(a for a in group_schema["attributes"] if a["name"] == "displayName")
+    assert display_name["uniqueness"] == "server"

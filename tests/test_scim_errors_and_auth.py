@@ -380,3 +380,15 @@ def test_every_request_is_logged_without_tokens_or_phone_numbers(scim):
         for field in row._meta.concrete_fields:
             text = str(getattr(row, field.attname))
             assert not any(secret in text for secret in secrets), (field.name, text)
+
+
+@pytest.mark.parametrize("path", ["/scim/v2/", "/scim/v2/Users", "/scim/v2/short/Users", "/scim/v2/bad key!/Users"])
+def test_a_path_without_a_valid_endpoint_key_is_a_scim_404(client, db, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/scim+json"
+    assert response.json() == {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": "404",
+        "detail": "There is no such SCIM endpoint.",
+    }
