@@ -139,6 +139,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         indexes = [
             models.Index(fields=["organisation", "location"], name="accounts_user_org_location"),
             models.Index("organisation", Lower("email"), name="accounts_user_org_email_ci"),
+            # The People page lists an organisation's people by userName.
+            models.Index(fields=["organisation", "user_name"], name="accounts_user_org_username"),
         ]
 
     def __str__(self) -> str:

@@ -61,6 +61,45 @@ class Client:
         return elapsed, (json.loads(payload) if payload else None)
 
 
+class Portal:
+    """A signed-in site administrator's browser, for timing portal pages."""
+
+    def __init__(self, client: Client, slug: str):
+        self.local, self.client = threading.local(), client
+        self.slug = slug
+
+    def _session(self):
+        if getattr(self.local, "connection", None) is None:
+            self.local.connection = http.client.HTTPConnection(self.client.host, self.client.port, timeout=120)
+            self.local.cookies = {}
+            page = self._request("GET", "/sign-in/")
+            csrf = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
+            form = urllib.parse.urlencode({"csrfmiddlewaretoken": csrf, "organisation": self.slug,
+                                           "username": "admin@bench.test", "password": "bench-admin-pass"})
+            self._request("POST", "/sign-in/", form, {"Content-Type": "application/x-www-form-urlencoded"})
+        return self.local.connection
+
+    def _request(self, method, path, body=None, headers=None):
+        cookie = "; ".join(f"{k}={v}" for k, v in self.local.cookies.items())
+        headers = {**(headers or {}), "Cookie": cookie, "Referer": f"http://{self.client.host}:{self.client.port}/"}
+        self.local.connection.request(method, path, body=body, headers=headers)
+        response = self.local.connection.getresponse()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.local.cookies[name] = rest.split(";", 1)[0]
+        payload = response.read()
+        if response.status >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status}")
+        return payload
+
+    def get(self, path: str) -> float:
+        self._session()
+        started = time.perf_counter()
+        self._request("GET", path)
+        return time.perf_counter() - started
+
+
 def quote_filter(text: str) -> str:
     return urllib.parse.quote(text, safe="")
 
@@ -263,6 +302,9 @@ def drive(bench: Bench, users: int, has_ceiling: bool) -> dict:
     big_group = call("POST", "/Groups", {"displayName": "Everyone", "members": []})[1]["id"]
     bench.run(f"one PATCH adding {big} members", [add_batch(big_group, member_ids[:big])],
               items=big, unit="memberships")
+    everyone = min(users, 50_000)
+    for batch in chunks(member_ids[big:everyone], 10_000):
+        add_batch(big_group, batch)()
     okta_group = call("POST", "/Groups", {"displayName": "Okta push", "members": []})[1]["id"]
 
     def okta_replace():
@@ -292,10 +334,18 @@ def drive(bench: Bench, users: int, has_ceiling: bool) -> dict:
         lambda i=i: [call("GET", "/Users?filter=" + quote_filter(f'externalId eq "ext-{i}"'))[0]] for i in sample
     ], unit="req")
     group_filter = "/Groups?excludedAttributes=members&filter=" + quote_filter('displayName eq "Everyone"')
-    bench.run(f"GET group of {big} by displayName, excludedAttributes=members",
+    bench.run(f"GET group of {everyone} by displayName, excludedAttributes=members",
               [lambda: [call("GET", group_filter)[0]]] * 200, unit="req")
-    bench.run(f"GET /Groups/{{id}} of {big}, excludedAttributes=members",
+    bench.run(f"GET /Groups/{{id}} of {everyone}, excludedAttributes=members",
               [lambda: [call("GET", f"/Groups/{big_group}?excludedAttributes=members")[0]]] * 200, unit="req")
+
+    if bench.server:
+        portal = Portal(bench.client, bench.slug)
+        pages = range(1, min(users // 50, 200) + 1)
+        bench.run("portal People list pages (50 people each)", [lambda n=n: [portal.get(f"/people/?page={n}")]
+                                                                for n in pages], unit="pages")
+        bench.run("portal People search", [lambda n=n: [portal.get(f"/people/?q=user{n:04d}")] for n in pages],
+                  unit="pages")
 
     print()
     print(f"{'phase':58} {'req/s':>8} {'items/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} {'x ceiling':>9}")
