@@ -21,7 +21,7 @@ from scim_sync.models import ScimActivity, ScimEndpoint, ScimToken
 
 
 @pytest.fixture(autouse=True)
-def empty_cache():
+def empty_cache(db):  # the default cache is a database table
     cache.clear()
     yield
     cache.clear()

@@ -25,7 +25,7 @@ UNAUTHORISED = {"schemas": [ERROR], "status": "401", "detail": "Authorization fa
 
 
 @pytest.fixture(autouse=True)
-def empty_cache():
+def empty_cache(db):  # the default cache is a database table
     """The failure counter lives in the cache: each test starts with none."""
     cache.clear()
     yield

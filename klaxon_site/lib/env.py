@@ -42,3 +42,25 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_CACHE_BACKENDS = {
+    "db": "django.core.cache.backends.db.DatabaseCache",
+    "redis": "django.core.cache.backends.redis.RedisCache",
+    "rediss": "django.core.cache.backends.redis.RedisCache",
+    "memcached": "django.core.cache.backends.memcached.PyMemcacheCache",
+    "locmem": "django.core.cache.backends.locmem.LocMemCache",
+}
+
+
+def cache_from_url(url: str) -> dict:
+    """`db://table`, `redis://host:6379/0`, `memcached://host:11211` or `locmem://` as a CACHES entry."""
+    scheme, _, rest = url.partition("://")
+    backend = _CACHE_BACKENDS.get(scheme)
+    if backend is None:
+        raise ImproperlyConfigured(f"CACHE_URL must start with one of {', '.join(_CACHE_BACKENDS)}://, not {url!r}")
+    if scheme == "db":
+        return {"BACKEND": backend, "LOCATION": rest or "klaxon_cache"}
+    if scheme in ("redis", "rediss"):
+        return {"BACKEND": backend, "LOCATION": url}
+    return {"BACKEND": backend, "LOCATION": rest}
