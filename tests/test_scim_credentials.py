@@ -243,9 +243,11 @@ def test_activity_is_recorded_in_one_insert_with_a_readable_summary(acme, django
 
 def test_prune_command_deletes_only_old_activity_and_is_idempotent(acme, settings):
     settings.KLAXON_SCIM_LOG_DAYS = 30
-    old = credentials.record_activity(acme.organisation, method="GET", resource_type="User", status=200)
+    credentials.record_activity(acme.organisation, method="GET", resource_type="User", status=200)
+    old = ScimActivity.objects.latest("pk")
     ScimActivity.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=31))
-    recent = credentials.record_activity(acme.organisation, method="GET", resource_type="User", status=200)
+    credentials.record_activity(acme.organisation, method="GET", resource_type="User", status=200)
+    recent = ScimActivity.objects.latest("pk")
     ScimActivity.objects.filter(pk=recent.pk).update(at=timezone.now() - timedelta(days=29))
 
     out = StringIO()
