@@ -69,7 +69,8 @@ def _sync_started_at(organisation):
 @site_admin_required
 def people_list(request):
     organisation = request.user.organisation
-    found = queries.people(organisation, request.GET, sync_started_at=_sync_started_at(organisation))
+    sync_started_at = _sync_started_at(organisation)
+    found = queries.people(organisation, request.GET, sync_started_at=sync_started_at)
     page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     filters = request.GET.copy()
     filters.pop("page", None)
@@ -80,7 +81,7 @@ def people_list(request):
         "locations": Location.objects.filter(organisation=organisation),
         "groups": Group.objects.filter(organisation=organisation).only("pk", "display_name"),
         "sources": User.Source.choices,
-        "sync_started": _sync_started_at(organisation) is not None,
+        "sync_started": sync_started_at is not None,
     })
 
 
@@ -122,24 +123,24 @@ def _manual_only(request, person) -> bool:
     return True
 
 
+def _change_access(request, pk, change, done: str):
+    person = _person(request, pk)
+    if _manual_only(request, person):
+        change(person)
+        messages.success(request, done.format(name=person.full_name))
+    return redirect("accounts:person", pk=person.pk)
+
+
 @site_admin_required
 @require_POST
 def person_deactivate(request, pk):
-    person = _person(request, pk)
-    if _manual_only(request, person):
-        actions.deactivate_user(person)
-        messages.success(request, f"{person.full_name} is deactivated and signed out everywhere.")
-    return redirect("accounts:person", pk=person.pk)
+    return _change_access(request, pk, actions.deactivate_user, "{name} is deactivated and signed out everywhere.")
 
 
 @site_admin_required
 @require_POST
 def person_reactivate(request, pk):
-    person = _person(request, pk)
-    if _manual_only(request, person):
-        actions.reactivate_user(person)
-        messages.success(request, f"{person.full_name} is active again.")
-    return redirect("accounts:person", pk=person.pk)
+    return _change_access(request, pk, actions.reactivate_user, "{name} is active again.")
 
 
 @site_admin_required

@@ -8,6 +8,6 @@ def create_cache_table(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0006_people_list_index")]
+    dependencies = [("accounts", "0002_initial")]
 
     operations = [migrations.RunPython(create_cache_table, migrations.RunPython.noop)]
