@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from scim2_models import Context, InvalidFilterException
 
 from accounts import actions
-from accounts.models import Group, GroupMembership, User
+from accounts.models import Group, GroupMembership, Organisation, User
 from scim_sync import resources
 from scim_sync.auth import ScimTokenAuthentication
 from scim_sync.credentials import record_activity
@@ -77,8 +77,10 @@ class ScimView(APIView):
     def _record(self, request, response, duration_ms: int) -> None:
         organisation = getattr(request, "scim_organisation", None)
         if organisation is None and response.status_code in (401, 429):
-            endpoint = ScimEndpoint.objects.filter(key=self.kwargs.get("endpoint_key")).only("organisation").first()
-            organisation = endpoint.organisation if endpoint else None
+            # Failed sign-ins are logged too: they are how an administrator spots a stale token.
+            owner = ScimEndpoint.objects.filter(key=self.kwargs.get("endpoint_key"))
+            owner_id = owner.values_list("organisation_id", flat=True).first()
+            organisation = Organisation(pk=owner_id) if owner_id else None
         if organisation is None:
             return
         try:
