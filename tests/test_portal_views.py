@@ -226,3 +226,22 @@ def test_staff_without_organisation_use_the_admin_not_the_portal(client, db):
 def test_location_create_from_the_portal_is_scoped(as_admin, acme, globex):
     as_admin.post(reverse("locations:list"), {"name": "Springfield"})
     assert acme.organisation.locations.filter(name="Springfield").exists()
+
+
+def test_password_reset_sends_a_link_to_the_person_in_that_organisation_only(client, acme, globex, mailoutbox):
+    globex.user.email = acme.user.email
+    globex.user.save()
+    response = client.post(reverse("accounts:password-reset"), {"organisation": "acme", "email": acme.user.email})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == [acme.user.email]
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/reset/" in line).strip()
+    set_password_url = client.get(link, follow=True).redirect_chain[-1][0]
+    client.post(set_password_url, {"new_password1": "another-long-passphrase", "new_password2": "another-long-passphrase"})
+    assert client.login(organisation="acme", username=acme.user.user_name, password="another-long-passphrase")
+    globex.user.refresh_from_db()
+    assert globex.user.check_password("correct-horse-battery")
+
+
+def test_password_reset_for_an_unknown_organisation_reveals_nothing(client, acme, mailoutbox):
+    response = client.post(reverse("accounts:password-reset"), {"organisation": "nope", "email": acme.user.email})
+    assert response.status_code == 302 and mailoutbox == []
