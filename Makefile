@@ -6,7 +6,7 @@ PORT ?= 8000
 DEMO_ARGS := --organisation "Demo Organisation" --slug demo --admin-email admin@demo.klaxon.test \
              --admin-password klaxon-demo-admin --locations "London,Leeds,Manchester"
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench soak clean serve
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ run: install
 	$(PY) manage.py bootstrap_site $(DEMO_ARGS)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# Production: gunicorn on DATABASE_URL (PostgreSQL; SQLite only with ALLOW_SQLITE=1), after
+# migrate and collectstatic. Needs SECRET_KEY, ALLOWED_HOSTS, KLAXON_PUBLIC_URL: docs/deployment.md.
+serve: install
+	bin/serve
+
 test: install
 	DEBUG=true $(PY) -m pytest -q $(PYTEST_ARGS)
 
@@ -31,3 +36,6 @@ clean:
 
 bench: install
 	bin/with-postgres $(PY) bench/run.py $(BENCH_ARGS)
+
+soak: install
+	bin/with-postgres $(PY) bench/soak.py $(SOAK_ARGS)

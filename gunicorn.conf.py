@@ -9,6 +9,8 @@ connection (CONN_MAX_AGE), so PostgreSQL needs max_connections ≥ instances × 
 import multiprocessing
 import os
 
+from gunicorn.glogging import Logger
+
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
@@ -18,5 +20,26 @@ keepalive = 5
 # Recycle workers now and then so that no slow leak can grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
+# Klaxon's own middleware writes one access line per request (klaxon.access), with the
+# request id and without the query string; gunicorn's would repeat it with SCIM filters in
+# it, so it stays off unless GUNICORN_ACCESS_LOG names a destination.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+
+
+class KlaxonLogger(Logger):
+    """gunicorn's own lines (boot, worker exits, timeouts) in Klaxon's format, so that a
+    JSON log stream holds nothing but JSON, redacted like the rest."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        debug = os.environ.get("DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+        if os.environ.get("LOG_FORMAT", "text" if debug else "json") != "json":
+            return
+        from klaxon_site.lib.logging import JsonFormatter
+
+        for handler in self.error_log.handlers + self.access_log.handlers:
+            handler.setFormatter(JsonFormatter())
+
+
+logger_class = KlaxonLogger

@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Group, GroupMembership, Organisation, PortalSession, User
+from accounts.signals import user_deactivated_by_provider
 from locations.actions import resolve_location  # noqa: F401  (re-exported for callers)
 from locations.models import DEFAULT_LOCATION_NAME, Location
 
@@ -95,14 +96,15 @@ def end_sessions(user: User) -> int:
 @transaction.atomic
 def deactivate_user(user: User) -> None:
     """The person can no longer sign in and their sessions end; nothing is deleted."""
-    User.objects.filter(pk=user.pk).update(is_active=False, updated_at=timezone.now())
-    user.is_active = False
+    now = timezone.now()
+    User.objects.filter(pk=user.pk).update(is_active=False, deactivated_at=now, updated_at=now)
+    user.is_active, user.deactivated_at = False, now
     end_sessions(user)
 
 
 def reactivate_user(user: User) -> None:
-    User.objects.filter(pk=user.pk).update(is_active=True, updated_at=timezone.now())
-    user.is_active = True
+    User.objects.filter(pk=user.pk).update(is_active=True, deactivated_at=None, updated_at=timezone.now())
+    user.is_active, user.deactivated_at = True, None
 
 
 @transaction.atomic
@@ -169,9 +171,14 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
     if values.get("idp_notification_phone") != user.idp_notification_phone or user.pk is None:
         set_notification_phone(user, values.get("idp_notification_phone"), from_identity_provider=True)
     set_idp_location(user, values.get("idp_location"))
-    was_active = user.is_active
+    was_active, is_new = user.is_active, user.pk is None
     if values.get("is_active") is not None:  # Not sent: the person stays as they are.
         user.is_active = bool(values["is_active"])
+    deactivated = was_active and not user.is_active and not is_new
+    if deactivated:
+        user.deactivated_at = timezone.now()
+    elif user.is_active:
+        user.deactivated_at = None
     user.scim_attributes = values.get("scim_attributes") or {}
     user.source = User.Source.IDENTITY_PROVIDER
     user.idp_last_seen_at = timezone.now()
@@ -181,6 +188,8 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
         raise _conflict(error, user) from None
     if was_active and not user.is_active:
         end_sessions(user)
+    if deactivated:
+        user_deactivated_by_provider.send(sender=User, organisation=organisation, user=user)
     return user
 
 

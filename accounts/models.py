@@ -110,6 +110,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     idp_last_seen_at = models.DateTimeField("last written by the identity provider", null=True, blank=True)
+    # Provisioning health counts recent deactivations (a mass deactivation is usually a
+    # mistake at the identity provider); empty while the person is active.
+    deactivated_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 

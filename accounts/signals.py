@@ -1,8 +1,12 @@
 from django.contrib.auth.signals import user_logged_in
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from accounts.access import mark_recent_sign_in
 from accounts.models import PortalSession
+
+# Sent (with `organisation` and `user`) after the identity provider deactivates a person,
+# so that other apps can react without this app importing them.
+user_deactivated_by_provider = Signal()
 
 
 @receiver(user_logged_in)

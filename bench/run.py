@@ -115,6 +115,9 @@ class Server:
             "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "false",
             "KLAXON_PUBLIC_URL": f"http://127.0.0.1:{port}", "KLAXON_BENCH_CEILING": "true",
             "WEB_CONCURRENCY": str(workers), "BIND": f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING",
+            # No worker recycling: CPU and memory are read from the workers' /proc entries,
+            # and a flat memory curve must be earned, not reset.
+            "GUNICORN_MAX_REQUESTS": "0",
         }
         self.process = None
 

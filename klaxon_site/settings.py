@@ -42,7 +42,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that redirects and errors from the rest carry a request id and an access line too.
+    "klaxon_site.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "klaxon_site.middleware.security_headers",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -50,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that its process_exception sees a view's database error first.
+    "klaxon_site.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "klaxon_site.urls"
@@ -151,9 +156,25 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# One JSON object per line in production (log shippers parse it), plain lines in development;
+# both carry the request id and redact tokens, Authorization values, SCIM filters and phone numbers.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request": {"()": "klaxon_site.lib.logging.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "klaxon_site.lib.logging.JsonFormatter"},
+        "text": {"()": "klaxon_site.lib.logging.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request"], "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Everything goes through the one redacting handler: drop Django's own console handler
+        # (a duplicate under DEBUG) and runserver's request lines, which carry query strings.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": [], "level": "ERROR", "propagate": True},
+    },
 }

@@ -2,7 +2,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from klaxon_site import health
+
 urlpatterns = [
+    # No trailing slash: the paths SECURE_REDIRECT_EXEMPT names (^healthz$, ^readyz$).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("scim/v2/", include("scim_sync.urls")),
     path("configuration/synchronisation/", include("scim_sync.portal_urls")),

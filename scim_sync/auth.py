@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
+from scim_sync import health
 from scim_sync.models import ScimEndpoint, ScimToken
 
 # Failed attempts allowed per endpoint in one window before further failures get 429.
@@ -63,6 +64,7 @@ def _count_failure(endpoint: ScimEndpoint) -> None:
     except ValueError:  # The window expired between add() and incr().
         cache.set(counter, 1, FAILURE_WINDOW_SECONDS)
         failures = 1
+    health.failed_authentication_counted(endpoint.organisation, failures)
     if failures > MAX_FAILURES:
         window_start = cache.get(started, now)
         raise Throttled(wait=max(1, math.ceil(window_start + FAILURE_WINDOW_SECONDS - now)))

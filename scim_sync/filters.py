@@ -10,14 +10,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models.functions import Left, Lower, Right, StrIndex
+from django.db.models.lookups import Exact, GreaterThan
 from django.utils.dateparse import parse_datetime
 from scim2_models import InvalidFilterException, ScimFilter
 from scim2_models.path import AttrPath, Comparison, LogicalExpr, Not, Present, ValuePath
 from scim2_models.path.expressions import CompareOperator, LogicalOperator
 
 from accounts.models import GroupMembership
-from scim_sync.schema import CORE_GROUP_SCHEMA, CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, KLAXON_USER_SCHEMA
+from scim_sync.schema import (
+    CORE_GROUP_SCHEMA,
+    CORE_USER_SCHEMA,
+    ENTERPRISE_USER_SCHEMA,
+    KLAXON_USER_SCHEMA,
+    MAX_FILTER_LENGTH,
+    MAX_FILTER_NODES,
+)
 
 
 @dataclass(frozen=True)
@@ -161,15 +170,21 @@ class QueryTranslator:
         }[op]
         if column.kind == "json" and suffix in ("gt", "gte", "lt", "lte"):
             raise _invalid("Ordering comparisons are not supported on this attribute.")
-        if not column.case_exact and column.kind == "string" and suffix in ("gt", "gte", "lt", "lte"):
-            # RFC 7644 §3.4.2.2: a caseExact false string is ordered without case too.
-            return Q(**{f"{column.lookup}__lower__{suffix}": value.lower()})
-        if not column.case_exact and suffix == "exact" and column.kind == "string":
-            q = Q(**{f"{column.lookup}__lower": value.lower()})  # served by the lower(...) indexes
+        if not column.case_exact and column.kind == "string" and suffix in ("exact", "gt", "gte", "lt", "lte"):
+            # RFC 7644 §3.4.2.2: a caseExact false string is compared and ordered without case.
+            # The database lowers both sides (Python's lower() would disagree with SQLite's,
+            # which folds ASCII only: "Öberg" would not find "Öberg"). `exact` is served by the
+            # lower(...) indexes.
+            q = Q(**{f"{column.lookup}__lower__{suffix}": Lower(Value(value))})
+        elif column.case_exact and column.kind == "string" and suffix in ("contains", "startswith", "endswith"):
+            q = Q(_case_exact_match(column.lookup, suffix, value))
         else:
             if not column.case_exact and suffix in ("exact", "contains", "startswith", "endswith"):
                 suffix = "i" + suffix
             q = Q(**{f"{column.lookup}__{suffix}": value})
+        # A person without the attribute matches no comparison (`ne` is the negation). Klaxon
+        # keeps an absent text as "" (or NULL), which `lt "m"`, `eq ""` or `co ""` would match.
+        q = self._present(column) & q
         return ~q if op == CompareOperator.ne else q
 
     @staticmethod
@@ -202,7 +217,10 @@ class QueryTranslator:
         if key == "members" and "members" in self.columns:
             return MemberTranslator().to_q(node.val_filter)
         if key == "emails" and "emails" in self.columns:
-            return EmailTranslator(self.columns["emails"]).to_q(node.val_filter)
+            # RFC 7644 §3.4.2.2: a value path selects existing values, so a person without an
+            # e-mail matches no emails[...], not even emails[type eq "work" and value ne "x"].
+            email = self.columns["emails"]
+            return self._present(email) & EmailTranslator(email).to_q(node.val_filter)
         raise _invalid(f"Filtering inside {node.attr_path} is not supported.")
 
 
@@ -230,6 +248,20 @@ USER_FILTERS = QueryTranslator(USER_COLUMNS)
 GROUP_FILTERS = QueryTranslator(GROUP_COLUMNS)
 
 
+def _case_exact_match(lookup: str, suffix: str, value: str):
+    """co, sw or ew that respect case on every database.
+
+    Django's `contains` is SQLite's LIKE, which ignores ASCII case: `externalId co "A1"`
+    would find "a100".
+    """
+    if not value:
+        return Value(True)
+    if suffix == "contains":
+        return GreaterThan(StrIndex(lookup, Value(value)), 0)
+    part = (Left if suffix == "startswith" else Right)(lookup, len(value))
+    return Exact(part, Value(value))
+
+
 def _as_uuid(value: str):
     try:
         return uuid.UUID(value)
@@ -238,7 +270,31 @@ def _as_uuid(value: str):
 
 
 def filter_q(translator: QueryTranslator, text: str) -> Q:
-    return translator.to_q(parse_filter(text))
+    """The `Q` for a client's filter, refusing one too long or too complex to run cheaply."""
+    if len(text) > MAX_FILTER_LENGTH:
+        raise _invalid("The filter is too long.")
+    node = parse_filter(text)
+    if count_nodes(node) > MAX_FILTER_NODES:
+        raise _invalid("The filter is too complex.")
+    return translator.to_q(node)
+
+
+def count_nodes(node) -> int:
+    """Comparisons, presence tests, and/or/not and value paths in a parsed filter.
+
+    Parentheses leave no node; `a or b or c` is one `or` with three terms (4 nodes).
+    """
+    count, pending = 0, [node]
+    while pending:
+        node = pending.pop()
+        count += 1
+        if isinstance(node, LogicalExpr):
+            pending.extend(node.terms)
+        elif isinstance(node, Not):
+            pending.append(node.expr)
+        elif isinstance(node, ValuePath):
+            pending.append(node.val_filter)
+    return count
 
 
 def sort_field(columns: dict[str, Column], sort_by: str) -> str:

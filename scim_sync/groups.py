@@ -76,7 +76,8 @@ def _filtered_member_ids(path: str) -> list[str]:
 
 def read_patch(group: Group, body: dict) -> GroupChange:
     operations = body.get("Operations")
-    if PATCH_SCHEMA not in (body.get("schemas") or [PATCH_SCHEMA]):
+    schemas = body.get("schemas") or [PATCH_SCHEMA]
+    if not isinstance(schemas, list) or PATCH_SCHEMA not in schemas:  # `"schemas": true` is no list
         raise ScimError(400, f"A PATCH request names the {PATCH_SCHEMA} schema.", "invalidSyntax")
     if not isinstance(operations, list):
         raise ScimError(400, "A PATCH request needs an \"Operations\" list.", "invalidSyntax")

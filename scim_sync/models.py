@@ -179,3 +179,37 @@ class ScimActivity(models.Model):
         subject = " ".join(filter(None, (self.method, kind, self.label or self.resource_id)))
         outcome = " ".join(filter(None, (str(self.status), self.scim_type)))
         return f"{subject}: {outcome}" + (f": {self.detail}" if self.detail else "")
+
+
+class ProvisioningAlert(models.Model):
+    """One provisioning health condition of one organisation (see `scim_sync.health`).
+
+    A single row per organisation and condition, reopened when the condition comes back:
+    `last_notified_at` survives a clear, so a flapping condition still e-mails at most once a
+    day. The unique constraint lets the database, not Python, decide that two workers
+    raising the same alert share one row.
+    """
+
+    class Condition(models.TextChoices):
+        AUTH_FAILURES = "auth_failures", "Authentication failing"
+        SILENCE = "silence", "No requests"
+        MASS_DEACTIVATION = "mass_deactivation", "Many people deactivated"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="provisioning_alerts")
+    condition = models.CharField(max_length=40, choices=Condition.choices)
+    first_raised_at = models.DateTimeField(help_text="When the condition became true this time.")
+    last_notified_at = models.DateTimeField(null=True, blank=True, help_text="When site administrators were last e-mailed.")
+    cleared_at = models.DateTimeField(null=True, blank=True, help_text="Empty while the condition holds.")
+    detail = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["organisation", "condition"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "condition"], name="scim_sync_provisioningalert_one_per_condition"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "cleared" if self.cleared_at else "open"
+        return f"{self.get_condition_display()} at {self.organisation} ({state})"

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import recent_sign_in_required, site_admin_required
 from accounts.models import Group, User
-from scim_sync import credentials
+from scim_sync import credentials, health
 from scim_sync.models import ScimActivity, ScimToken
 from scim_sync.schema import KLAXON_USER_SCHEMA
 
@@ -59,6 +59,7 @@ def _page(request, organisation, **extra):
         "endpoint": credentials.endpoint_for(organisation),
         "tokens": live_tokens.order_by("-created_at"),
         "status": _status(organisation),
+        "alerts": health.open_alerts(organisation),
         "activity": Paginator(activity.order_by("-at", "-pk"), ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page")),
         "errors_only": errors_only,
         "rotate_form": RotateTokenForm(initial={"current": _newest_token_id(organisation)}),

@@ -5,6 +5,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.negotiation import BaseContentNegotiation
@@ -20,6 +21,8 @@ logger = logging.getLogger(__name__)
 SCIM_MEDIA_TYPE = "application/scim+json"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 MAX_JSON_DEPTH = 32
+# Seconds an identity provider is asked to wait when the database is unavailable.
+DATABASE_RETRY_AFTER = 30
 
 
 class ScimError(Exception):
@@ -159,6 +162,13 @@ def scim_exception_handler(exc, context):
         status_code, detail, scim_type = exc.status_code, str(exc.detail), None
     elif isinstance(exc, PermissionDenied):
         status_code, detail, scim_type = 403, "Forbidden.", None
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # The database is down, restarting or failing over (or a lock or statement timed
+        # out): the request was rolled back whole, so it is safe to send again. 503 with
+        # Retry-After (RFC 9110 §15.6.4) tells the identity provider the failure is temporary.
+        logger.error("SCIM request failed: database unavailable", exc_info=exc)
+        status_code, detail, scim_type = 503, "Klaxon's database is unavailable; try again shortly.", None
+        headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
     else:
         return None
     response = Response(error_body(status_code, detail, scim_type), status=status_code, headers=headers)

@@ -34,6 +34,9 @@ MAX_PAGE_SIZE = 200
 MAX_PAYLOAD_BYTES = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # what the parser enforces (413 beyond)
 MAX_PATCH_OPERATIONS = 1000
 MAX_FILTER_LENGTH = 2000
+# Comparisons, presence tests, and/or/not and value paths in one filter. Identity providers
+# send one or two; a few thousand `or` terms would make a query the database chews on for long.
+MAX_FILTER_NODES = 50
 
 
 class KlaxonUser(Extension):

@@ -90,7 +90,7 @@ def test_a_wrong_token_is_401_and_reveals_nothing(scim, scim_globex, client, aut
     assert response.json() == UNAUTHORISED
     assert response["WWW-Authenticate"] == 'Bearer realm="Klaxon SCIM"'
     # Exactly the answer to a request without any token: nothing tells the cases apart.
-    assert (response.content, dict(response.headers)) == (no_header.content, dict(no_header.headers))
+    assert (response.content, same_for_all(response)) == (no_header.content, same_for_all(no_header))
 
 
 @pytest.mark.parametrize("method, path", [
@@ -392,3 +392,8 @@ def test_a_path_without_a_valid_endpoint_key_is_a_scim_404(client, db, path):
         "status": "404",
         "detail": "There is no such SCIM endpoint.",
     }
+
+
+def same_for_all(response) -> dict:
+    """Every header but the request id, which is new on each request."""
+    return {name: value for name, value in response.headers.items() if name != "X-Request-ID"}

@@ -1,0 +1,274 @@
+"""Provisioning health: notice when synchronisation goes wrong and tell the site administrators.
+
+Klaxon decides who receives emergency alerts, so a stale token, a stopped identity provider
+or a mass deactivation is a safety problem that nobody sees on the provider's side. Three
+conditions are evaluated per organisation:
+
+(a) auth_failures: at least KLAXON_ALERT_AUTH_FAILURES (10) SCIM requests answered 401 in
+    the last KLAXON_ALERT_AUTH_WINDOW_MINUTES (15) minutes: the token was probably rotated
+    or mistyped.
+(b) silence: synchronisation was set up (a token generated), and no authenticated SCIM
+    request has arrived for KLAXON_ALERT_SILENCE_HOURS (24) hours. Refused requests do not
+    count: Entra ID quarantines a job whose token fails and then retries too rarely for (a).
+(c) mass_deactivation: the identity provider deactivated at least
+    KLAXON_ALERT_DEACTIVATION_MINIMUM (3) people in the last hour, and more than
+    KLAXON_ALERT_DEACTIVATION_SHARE (0.10) of those active an hour ago (active now plus
+    deactivated since).
+
+A raised condition e-mails the organisation's active site administrators at most once a day
+and shows on the Synchronisation page until it clears. `check_provisioning_health` (cron,
+every 15 minutes) evaluates all three and clears what no longer holds; (a) is also evaluated
+when the failure counter of `scim_sync.auth` reaches the threshold, and (c) after SCIM
+deactivations, so the first e-mail need not wait for cron.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import send_mass_mail
+from django.db import transaction
+from django.db.models import Case, Count, F, Max, Q, Value, When
+from django.dispatch import receiver
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from accounts.signals import user_deactivated_by_provider
+from scim_sync.models import ProvisioningAlert, ScimActivity, ScimEndpoint, ScimToken
+
+logger = logging.getLogger(__name__)
+Condition = ProvisioningAlert.Condition
+# "At most once per condition per day": a rolling day, decided by the database.
+RENOTIFY_AFTER = timedelta(days=1)
+DEACTIVATION_WINDOW = timedelta(hours=1)
+
+# Defaults of the KLAXON_ALERT_* settings, read at each evaluation so tests and operators
+# can change them without a restart of this module.
+DEFAULTS = {
+    "KLAXON_ALERT_AUTH_FAILURES": 10,
+    "KLAXON_ALERT_AUTH_WINDOW_MINUTES": 15,
+    "KLAXON_ALERT_SILENCE_HOURS": 24,
+    "KLAXON_ALERT_DEACTIVATION_SHARE": 0.10,
+    # So that one leaver in a team of five raises nothing.
+    "KLAXON_ALERT_DEACTIVATION_MINIMUM": 3,
+}
+
+# What administrators read, in the e-mail and on the Synchronisation page.
+ADVICE = {
+    Condition.AUTH_FAILURES: (
+        "Your identity provider is failing to authenticate",
+        "Klaxon refuses its SCIM requests because the token is wrong: it was probably rotated or mistyped. "
+        "Generate or rotate the token on the Synchronisation page and paste it as the Secret Token in "
+        "Entra ID (Provisioning › Admin Credentials) or as the API token in Okta (Provisioning › Integration). "
+        "Until then, changes to people and groups do not reach Klaxon.",
+    ),
+    Condition.SILENCE: (
+        "Your identity provider has stopped sending changes",
+        "Provisioning may be paused, in quarantine or pointed at another URL. In Entra ID open the application's "
+        "Provisioning page and check its status (restart provisioning if it is stopped or quarantined); in Okta "
+        "check that provisioning to the app is enabled. The Tenant URL must be the Endpoint URL shown on the "
+        "Synchronisation page.",
+    ),
+    Condition.MASS_DEACTIVATION: (
+        "Many people were deactivated in the last hour",
+        "This is often a mistake at the identity provider: an application assignment, a group or a scoping "
+        "filter changed. Deactivated people receive no emergency alerts. Check the Klaxon application's "
+        "assignments in Entra ID or Okta; people assigned again are reactivated at the next synchronisation.",
+    ),
+}
+
+
+def setting(name: str):
+    return getattr(settings, name, DEFAULTS[name])
+
+
+# The three conditions: each returns a sentence describing the problem, or None. ------------
+
+
+def auth_failures(organisation: Organisation, now: datetime, *, pending: int = 0) -> str | None:
+    """(a), from the activity log; `pending` counts refusals not logged yet."""
+    minutes = setting("KLAXON_ALERT_AUTH_WINDOW_MINUTES")
+    refused = ScimActivity.objects.filter(
+        organisation=organisation, status=401, at__gte=now - timedelta(minutes=minutes)
+    ).count() + pending
+    if refused < setting("KLAXON_ALERT_AUTH_FAILURES"):
+        return None
+    return f"{refused} SCIM requests were refused for a wrong or missing token in the last {minutes} minutes."
+
+
+def silence(organisation: Organisation, now: datetime) -> str | None:
+    """(b): the last authenticated request (token last_used_at, kept to the minute) or, if
+    none came, the moment synchronisation was set up, is too long ago."""
+    started = ScimEndpoint.objects.filter(organisation=organisation).values_list("sync_started_at", flat=True).first()
+    if started is None:
+        return None
+    last_used = ScimToken.objects.filter(organisation=organisation).aggregate(last=Max("last_used_at"))["last"]
+    hours = setting("KLAXON_ALERT_SILENCE_HOURS")
+    if now - max(started, last_used or started) < timedelta(hours=hours):
+        return None
+    if last_used is None:
+        return f"No request has arrived since synchronisation was set up on {started:%d %b %Y, %H:%M} UTC."
+    return f"No request has arrived for more than {hours} hours (the last on {last_used:%d %b %Y, %H:%M} UTC)."
+
+
+def mass_deactivation(organisation: Organisation, now: datetime) -> str | None:
+    """(c), in one query over the organisation's people."""
+    counts = User.objects.filter(organisation=organisation).aggregate(
+        active=Count("pk", filter=Q(is_active=True)),
+        deactivated=Count("pk", filter=Q(
+            is_active=False, source=User.Source.IDENTITY_PROVIDER, deactivated_at__gte=now - DEACTIVATION_WINDOW
+        )),
+    )
+    deactivated, before = counts["deactivated"], counts["active"] + counts["deactivated"]
+    if deactivated < setting("KLAXON_ALERT_DEACTIVATION_MINIMUM") or deactivated <= setting(
+        "KLAXON_ALERT_DEACTIVATION_SHARE"
+    ) * before:
+        return None
+    return f"The identity provider deactivated {deactivated} of {before} active people in the last hour."
+
+
+CHECKS = {
+    Condition.AUTH_FAILURES: auth_failures,
+    Condition.SILENCE: silence,
+    Condition.MASS_DEACTIVATION: mass_deactivation,
+}
+
+
+# Raising, notifying, clearing. ----------------------------------------------------------
+
+
+def raise_alert(organisation: Organisation, condition: str, detail: str, now: datetime) -> bool:
+    """Open the alert (or keep it open) and e-mail the site administrators unless they were
+    e-mailed about it in the last day; return whether this call sent the e-mail.
+
+    The database decides who sends: one row per organisation and condition (unique
+    constraint), and the claim is a conditional UPDATE in the transaction that sends. Of two
+    workers evaluating at once, the second's UPDATE waits for the first to commit and then
+    matches no row. A failed send rolls the claim back, so the next evaluation retries.
+    """
+    ProvisioningAlert.objects.get_or_create(
+        organisation=organisation, condition=condition, defaults={"first_raised_at": now, "detail": detail[:255]}
+    )
+    alert = ProvisioningAlert.objects.filter(organisation=organisation, condition=condition)
+    # SET reads the row as it was: a cleared alert reopens with a new first_raised_at.
+    alert.update(detail=detail[:255], cleared_at=None, first_raised_at=Case(
+        When(cleared_at__isnull=False, then=Value(now)), default=F("first_raised_at")
+    ))
+    with transaction.atomic():
+        due = Q(last_notified_at__isnull=True) | Q(last_notified_at__lte=now - RENOTIFY_AFTER)
+        if not alert.filter(due).update(last_notified_at=now):
+            return False
+        notify(organisation, condition, detail)
+    return True
+
+
+def clear_alert(organisation: Organisation, condition: str, now: datetime) -> bool:
+    """Close the open alert, if any; its last_notified_at stays, so a flap cannot re-send."""
+    return bool(ProvisioningAlert.objects.filter(
+        organisation=organisation, condition=condition, cleared_at__isnull=True
+    ).update(cleared_at=now))
+
+
+def notify(organisation: Organisation, condition: str, detail: str) -> int:
+    """One e-mail per active site administrator (addresses are not shared); returns how many."""
+    title, advice = ADVICE[condition]
+    page = settings.KLAXON_PUBLIC_URL + reverse("scim_sync:synchronisation")
+    body = f"{detail}\n\n{advice}\n\nSynchronisation page: {page}\n\n" \
+           "Klaxon sends this at most once a day while the problem lasts."
+    recipients = User.objects.filter(
+        organisation=organisation, role=User.Role.SITE_ADMIN, is_active=True
+    ).exclude(email="").values_list("email", flat=True)
+    subject = f"Klaxon: {title} ({organisation.name})"
+    return send_mass_mail([(subject, body, None, [address]) for address in recipients])
+
+
+@dataclass
+class Health:
+    """What one evaluation found for one organisation (the command prints it)."""
+
+    organisation: str
+    open: dict[str, str] = field(default_factory=dict)  # condition: detail
+    notified: list[str] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)
+
+
+def evaluate(organisation: Organisation, *, now: datetime | None = None) -> Health:
+    """Evaluate every condition: raise (and e-mail when due) what holds, clear what does not."""
+    now = now or timezone.now()
+    health = Health(organisation.slug)
+    for condition, check in CHECKS.items():
+        detail = check(organisation, now)
+        if detail:
+            health.open[condition] = detail
+            if raise_alert(organisation, condition, detail, now):
+                health.notified.append(condition)
+        elif clear_alert(organisation, condition, now):
+            health.cleared.append(condition)
+    return health
+
+
+def open_alerts(organisation: Organisation) -> list[dict]:
+    """The Synchronisation page's banner: each open alert with what to do about it."""
+    alerts = ProvisioningAlert.objects.filter(organisation=organisation, cleared_at__isnull=True)
+    return [
+        {"condition": a.condition, "title": ADVICE[a.condition][0], "advice": ADVICE[a.condition][1],
+         "detail": a.detail, "since": a.first_raised_at}
+        for a in alerts.order_by("first_raised_at") if a.condition in ADVICE
+    ]
+
+
+# Hooks: evaluate early, but only when it is cheap. ------------------------------------------
+
+
+def failed_authentication_counted(organisation: Organisation, failures: int) -> None:
+    """Called by scim_sync.auth with the running count of failed authentications.
+
+    Only the failure that brings the count to the threshold evaluates (a), so neither
+    successful requests nor the other failures cost a query. The request being answered is
+    logged after this runs (ScimView._record), hence pending=1. Never raises: a health
+    check must not change the answer to a SCIM request.
+    """
+    if failures != setting("KLAXON_ALERT_AUTH_FAILURES"):
+        return
+    try:
+        now = timezone.now()
+        detail = auth_failures(organisation, now, pending=1)
+        if detail:
+            raise_alert(organisation, Condition.AUTH_FAILURES, detail, now)
+    except Exception:
+        logger.exception("Could not evaluate provisioning health")
+
+
+def deactivations_worth_a_look(count: int, minimum: int) -> bool:
+    """True at the minimum-th, 2·minimum-th, 4·minimum-th… deactivation: a mass
+    deactivation is noticed within a factor of two of its size, with O(log n) evaluations."""
+    multiple, rest = divmod(count, max(minimum, 1))
+    return multiple > 0 and rest == 0 and multiple & (multiple - 1) == 0
+
+
+@receiver(user_deactivated_by_provider, dispatch_uid="scim_sync.health.deactivation")
+def deactivated_by_provider(sender, organisation, user, **kwargs):
+    """Evaluate (c) after some SCIM deactivations, once the deactivating request commits.
+
+    Counting an organisation's people is a scan, too much for each of 10,000 PATCHes of a
+    mass deactivation: a cache counter (about an hour long) picks the ones that look.
+    """
+    counter = f"health:deactivations:{organisation.pk}"
+    cache.add(counter, 0, int(DEACTIVATION_WINDOW.total_seconds()))
+    try:
+        count = cache.incr(counter)
+    except ValueError:  # The window expired between add() and incr().
+        cache.set(counter, 1, int(DEACTIVATION_WINDOW.total_seconds()))
+        count = 1
+    if deactivations_worth_a_look(count, setting("KLAXON_ALERT_DEACTIVATION_MINIMUM")):
+        transaction.on_commit(lambda: _check_deactivations(organisation), robust=True)
+
+
+def _check_deactivations(organisation: Organisation) -> None:
+    now = timezone.now()
+    detail = mass_deactivation(organisation, now)
+    if detail:
+        raise_alert(organisation, Condition.MASS_DEACTIVATION, detail, now)
