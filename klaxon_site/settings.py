@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from klaxon_site.lib.env import cache_from_url, env_bool, env_int, env_list, env_str
+from klaxon_site.lib.env import cache_from_url, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,6 +24,12 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # External base URL; the SCIM endpoint URL shown to administrators is built from it.
 KLAXON_PUBLIC_URL = env_str("KLAXON_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 KLAXON_SCIM_LOG_DAYS = env_int("KLAXON_SCIM_LOG_DAYS", 30)
+# Provisioning health alerts (scim_sync/health.py states the rules).
+KLAXON_ALERT_AUTH_FAILURES = env_int("KLAXON_ALERT_AUTH_FAILURES", 10)
+KLAXON_ALERT_AUTH_WINDOW_MINUTES = env_int("KLAXON_ALERT_AUTH_WINDOW_MINUTES", 15)
+KLAXON_ALERT_SILENCE_HOURS = env_int("KLAXON_ALERT_SILENCE_HOURS", 24)
+KLAXON_ALERT_DEACTIVATION_SHARE = env_float("KLAXON_ALERT_DEACTIVATION_SHARE", 0.10)
+KLAXON_ALERT_DEACTIVATION_MINIMUM = env_int("KLAXON_ALERT_DEACTIVATION_MINIMUM", 3)
 # Mounts the benchmark's yardstick view (bench/run.py); never on in production.
 KLAXON_BENCH_CEILING = env_bool("KLAXON_BENCH_CEILING", False)
 

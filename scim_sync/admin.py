@@ -6,7 +6,7 @@ so that a new token is shown once and every rotation follows the same rules.
 
 from django.contrib import admin
 
-from scim_sync.models import ScimActivity, ScimEndpoint, ScimToken
+from scim_sync.models import ProvisioningAlert, ScimActivity, ScimEndpoint, ScimToken
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -51,3 +51,10 @@ class ScimActivityAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request, obj=None):
         # The log is an audit trail; prune_scim_activity alone removes old records.
         return False
+
+
+@admin.register(ProvisioningAlert)
+class ProvisioningAlertAdmin(ReadOnlyAdmin):
+    list_display = ("organisation", "condition", "first_raised_at", "last_notified_at", "cleared_at")
+    list_filter = ("condition", "organisation")
+    list_select_related = ("organisation",)
