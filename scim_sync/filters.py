@@ -172,19 +172,24 @@ class QueryTranslator:
             raise _invalid("Ordering comparisons are not supported on this attribute.")
         if not column.case_exact and column.kind == "string" and suffix in ("exact", "gt", "gte", "lt", "lte"):
             # RFC 7644 §3.4.2.2: a caseExact false string is compared and ordered without case.
-            # The database lowers both sides (Python's lower() would disagree with SQLite's,
-            # which folds ASCII only: "Öberg" would not find "Öberg"). `exact` is served by the
-            # lower(...) indexes.
+            # The database lowers both sides: Python's lower() disagrees with SQLite's, which
+            # folds ASCII only, and `familyName eq "Öberg"` found nobody. `exact` is served by
+            # the lower(...) indexes.
             q = Q(**{f"{column.lookup}__lower__{suffix}": Lower(Value(value))})
         elif column.case_exact and column.kind == "string" and suffix in ("contains", "startswith", "endswith"):
-            q = Q(_case_exact_match(column.lookup, suffix, value))
+            # Django's contains is SQLite's LIKE, which ignores ASCII case (`externalId co "A1"`
+            # would find "a100"). An expression: Django does not guard it against NULL under
+            # `not (...)`, so the presence test is part of it.
+            q = self._present(column) & (Q(_case_exact_match(column.lookup, suffix, value)) if value else Q())
         else:
             if not column.case_exact and suffix in ("exact", "contains", "startswith", "endswith"):
                 suffix = "i" + suffix
             q = Q(**{f"{column.lookup}__{suffix}": value})
-        # A person without the attribute matches no comparison (`ne` is the negation). Klaxon
-        # keeps an absent text as "" (or NULL), which `lt "m"`, `eq ""` or `co ""` would match.
-        q = self._present(column) & q
+        if value == "" or op in (CompareOperator.lt, CompareOperator.le):
+            # A person without the attribute matches no comparison (`ne` is the negation), but
+            # Klaxon keeps an absent text as "", which `eq ""`, `co ""` or `lt "m"` would match.
+            # (Not added otherwise: PostgreSQL would take `IS NOT NULL` to the wrong index.)
+            q = self._present(column) & q
         return ~q if op == CompareOperator.ne else q
 
     @staticmethod
@@ -249,13 +254,7 @@ GROUP_FILTERS = QueryTranslator(GROUP_COLUMNS)
 
 
 def _case_exact_match(lookup: str, suffix: str, value: str):
-    """co, sw or ew that respect case on every database.
-
-    Django's `contains` is SQLite's LIKE, which ignores ASCII case: `externalId co "A1"`
-    would find "a100".
-    """
-    if not value:
-        return Value(True)
+    """co, sw or ew of a non-empty `value` that respect case on every database."""
     if suffix == "contains":
         return GreaterThan(StrIndex(lookup, Value(value)), 0)
     part = (Left if suffix == "startswith" else Right)(lookup, len(value))
