@@ -142,8 +142,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         indexes = [
             models.Index(fields=["organisation", "location"], name="accounts_user_org_location"),
             models.Index("organisation", Lower("email"), name="accounts_user_org_email_ci"),
-            # The People page lists an organisation's people by userName.
-            models.Index(fields=["organisation", "user_name"], name="accounts_user_org_username"),
+            # Deep pages walk these without touching the rows (klaxon_site/lib/paging.py):
+            # the People page sorts by userName, SCIM lists by id.
+            models.Index(fields=["organisation", "user_name", "id"], name="accounts_user_org_username"),
+            models.Index(fields=["organisation", "id"], name="accounts_user_org_id"),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_en
 from django.views.decorators.http import require_POST
 
 from accounts import actions, queries
+from klaxon_site.lib.paging import rows_at
 from accounts.access import mark_recent_sign_in, member_required, site_admin_required
 from accounts.forms import (
     ConfirmPasswordForm,
@@ -71,7 +72,8 @@ def people_list(request):
     organisation = request.user.organisation
     sync_started_at = _sync_started_at(organisation)
     found = queries.people(organisation, request.GET, sync_started_at=sync_started_at)
-    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(found.values("pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = rows_at(found, (page.number - 1) * PAGE_SIZE, PAGE_SIZE)
     filters = request.GET.copy()
     filters.pop("page", None)
     return render(request, "accounts/people_list.html", {

@@ -1,7 +1,6 @@
 """The SCIM resources Klaxon serves, described with scim2-models (RFC 7643)."""
 
 
-from typing import Annotated
 
 from django.conf import settings
 from scim2_models import (

@@ -16,6 +16,7 @@ from scim2_models import Context, InvalidFilterException
 
 from accounts import actions
 from accounts.models import Group, GroupMembership, Organisation, User
+from klaxon_site.lib.paging import rows_at
 from scim_sync import resources
 from scim_sync.auth import ScimTokenAuthentication
 from scim_sync.credentials import record_activity
@@ -152,7 +153,7 @@ class ScimView(APIView):
         total = queryset.count()
         # A page starting past the end is empty without asking: a huge startIndex would
         # overflow the database's OFFSET.
-        objects = list(queryset.order_by(order, "pk")[start - 1:start - 1 + count]) if count and start <= total else []
+        objects = list(rows_at(queryset.order_by(order, "pk"), start - 1, count)) if count and start <= total else []
         return total, start, objects
 
     @staticmethod

@@ -9,11 +9,7 @@ or in this process, is what the other answers on the very next request.
 
 import http.cookiejar
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -22,46 +18,23 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import connection
 
 from accounts.actions import create_manual_user
 from accounts.models import Group, User
 from scim_sync.credentials import endpoint_for, generate_token, rotate_endpoint
 from tests.conftest import PASSWORD
+from tests.servers import KlaxonProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REPO = Path(__file__).resolve().parent.parent
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PARALLEL = 20
 START_TIMEOUT_SECONDS = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _database_url() -> str:
-    """The test database this process uses, as a DATABASE_URL for the servers."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        # settings.py gives every test process its own file (never :memory:), so other
-        # processes can open it.
-        return "sqlite:///" + str(db["NAME"])
-    if connection.vendor == "postgresql":
-        auth = quote(db["USER"] or "", safe="")
-        if db.get("PASSWORD"):
-            auth += ":" + quote(db["PASSWORD"], safe="")
-        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{quote(db['NAME'], safe='')}"
-    pytest.skip(f"no DATABASE_URL form for {connection.vendor}")
 
 
 @dataclass
@@ -72,27 +45,12 @@ class Credentials:
     token: str
 
 
-class Instance:
+class Instance(KlaxonProcess):
     """One Klaxon server process, spoken to over HTTP like a client behind a load balancer."""
 
-    def __init__(self, name: str, port: int, log: Path):
+    def __init__(self, name: str, log: Path):
+        super().__init__(log)
         self.name = name
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-        env = {
-            **os.environ,
-            "BIND": f"127.0.0.1:{port}",
-            "WEB_CONCURRENCY": "1",
-            "DEBUG": "true",
-            "SECURE_SSL_REDIRECT": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "KLAXON_PUBLIC_URL": self.url,
-            "DATABASE_URL": _database_url(),
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "klaxon_site.wsgi"],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        )
 
     def __repr__(self):
         return f"<Klaxon {self.name} {self.url}>"
@@ -110,14 +68,6 @@ class Instance:
                 pass
             time.sleep(0.2)
         pytest.fail(f"{self!r} did not answer within {START_TIMEOUT_SECONDS}s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
     def scim(self, credentials: Credentials, method: str, path: str, body=None, *, token=None, key=None):
         """One SCIM request; returns (status, parsed JSON body or None)."""
@@ -153,7 +103,7 @@ def instances(django_db_setup):
         started = []
         try:
             for name in ("A", "B"):
-                started.append(Instance(name, _free_port(), Path(logs) / f"{name}.log"))
+                started.append(Instance(name, Path(logs) / f"{name}.log"))
             for instance in started:
                 instance.wait_until_ready()
             yield tuple(started)

@@ -12,12 +12,8 @@ import http.client
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.db import InterfaceError, OperationalError, connection
@@ -28,13 +24,12 @@ from locations.models import Location
 from scim_sync.credentials import endpoint_for, generate_token
 from scim_sync.models import ScimTokenQuerySet
 from scim_sync.protocol import DATABASE_RETRY_AFTER
-from tests.test_scale_out import _database_url, _free_port
+from tests.servers import KlaxonProcess, free_port
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-REPO = Path(__file__).resolve().parent.parent
 
 
 def assert_unavailable(response) -> None:
@@ -169,21 +164,8 @@ def test_a_deactivation_failing_after_the_user_was_saved_is_rolled_back(scim, mo
 # Processes: a real unreachable database, a real killed worker -----------------------------
 
 
-class Server:
-    """Klaxon under gunicorn with one worker, as deployed (gunicorn.conf.py)."""
-
-    def __init__(self, database_url: str, log: Path):
-        self.port = _free_port()
-        self.log = log
-        env = {
-            **os.environ, "BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": "1", "DEBUG": "true",
-            "SECURE_SSL_REDIRECT": "false", "ALLOWED_HOSTS": "127.0.0.1",
-            "KLAXON_PUBLIC_URL": f"http://127.0.0.1:{self.port}", "DATABASE_URL": database_url,
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "klaxon_site.wsgi"],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        )
+class Server(KlaxonProcess):
+    """A real Klaxon process, to be refused a database or have its worker killed."""
 
     def request(self, method: str, path: str, body: bytes | None = None, token: str = "", timeout=120):
         """(status, headers, parsed body); raises OSError / HTTPException if the connection is cut."""
@@ -196,14 +178,6 @@ class Server:
             return response.status, dict(response.getheaders()), json.loads(raw) if raw else None
         finally:
             client.close()
-
-    def worker(self) -> int | None:
-        """The pid of the gunicorn worker (the master's only child)."""
-        try:
-            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        except OSError:
-            return None
-        return int(children[0]) if children else None
 
     def wait_for_worker(self, previous: int | None = None, timeout: float = 60) -> int:
         """Wait until a worker other than `previous` answers; returns its pid."""
@@ -221,21 +195,11 @@ class Server:
             time.sleep(0.1)
         pytest.fail(f"no gunicorn worker answered within {timeout}s:\n{self.log.read_text()}")
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
 
 def test_a_database_that_cannot_be_reached_is_503_with_retry_after(tmp_path):
     # A PostgreSQL address nobody listens on: every connection attempt is refused.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = Server(f"postgres://klaxon@127.0.0.1:{port}/klaxon", tmp_path / "gunicorn.log")
+    port = free_port()
+    server = Server(tmp_path / "gunicorn.log", database_url=f"postgres://klaxon@127.0.0.1:{port}/klaxon")
     try:
         server.wait_for_worker()
         status, headers, body = server.request("GET", "/scim/v2/" + "k" * 32 + "/Users", token="klx_x")
@@ -272,7 +236,7 @@ def test_a_worker_killed_during_a_group_patch_leaves_the_group_before_or_after(a
         actions.add_members(group, [acme.admin.pk, acme.user.pk])
         return group
 
-    server = Server(_database_url(), tmp_path / "gunicorn.log")
+    server = Server(tmp_path / "gunicorn.log")
     groups, outcomes = [], []
     try:
         worker = server.wait_for_worker()
