@@ -252,6 +252,7 @@ def test_serve_refuses_sqlite_unless_allowed(database):
 
 
 def test_make_serve_runs_the_serve_script():
-    result = subprocess.run(["make", "-n", "serve"], cwd=ROOT, capture_output=True, text=True)
+    # --no-print-directory: under `make test` this is a nested make, which would say where it is.
+    result = subprocess.run(["make", "-n", "--no-print-directory", "serve"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "bin/serve"
