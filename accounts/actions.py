@@ -186,9 +186,8 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
         user.save()
     except IntegrityError as error:
         raise _conflict(error, user) from None
-    if was_active and not user.is_active:
-        end_sessions(user)
     if deactivated:
+        end_sessions(user)
         user_deactivated_by_provider.send(sender=User, organisation=organisation, user=user)
     return user
 

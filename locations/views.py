@@ -23,6 +23,13 @@ def _location(request, pk) -> Location:
     return get_object_or_404(_locations(request), pk=pk)
 
 
+def _picked_up(count: int) -> str:
+    """How many people waiting on Default a new or renamed location took in."""
+    if not count:
+        return ""
+    return f" It picked up {count} {'person' if count == 1 else 'people'} from Default."
+
+
 def _first_error(error: ValidationError) -> str:
     return error.messages[0] if error.messages else "That did not work."
 
@@ -36,8 +43,7 @@ def location_list(request):
         except ValidationError as error:
             form.add_error("name", _first_error(error))
         else:
-            note = f" It picked up {picked_up} {'person' if picked_up == 1 else 'people'} from Default." if picked_up else ""
-            messages.success(request, f"Location {location.name} created.{note}")
+            messages.success(request, f"Location {location.name} created.{_picked_up(picked_up)}")
             return redirect("locations:list")
     return render(request, "locations/location_list.html", {"locations": _locations(request), "form": form})
 
@@ -55,8 +61,7 @@ def location_rename(request, pk):
         except ValidationError as error:
             form.add_error("name", _first_error(error))
         else:
-            note = f" It picked up {picked_up} from Default." if picked_up else ""
-            messages.success(request, f"Location renamed to {location.name}.{note}")
+            messages.success(request, f"Location renamed to {location.name}.{_picked_up(picked_up)}")
             return redirect("locations:list")
     return render(request, "locations/location_rename.html", {"location": location, "form": form})
 

@@ -19,7 +19,6 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 import pytest  # noqa: E402
 from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
-from django.db import transaction  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from accounts import actions  # noqa: E402
@@ -187,8 +186,7 @@ def test_rotating_the_token_with_an_hour_of_grace_keeps_both_working(page, live_
 
 
 def test_creating_a_location_picks_up_people_waiting_on_default(page, acme):
-    with transaction.atomic():  # provision_user locks rows: SCIM views call it inside a transaction.
-        waiting = actions.provision_user(acme.organisation, {"user_name": "y@acme.test", "idp_location": "York"})
+    waiting = actions.provision_user(acme.organisation, {"user_name": "y@acme.test", "idp_location": "York"})
     assert waiting.location.is_default
     sign_in(page, "admin@acme.test")
     menu(page).get_by_role("link", name="Locations").click()
