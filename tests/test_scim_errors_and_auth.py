@@ -377,9 +377,11 @@ def test_every_request_is_logged_without_tokens_or_phone_numbers(scim):
     assert rows[5].detail and rows[7].detail
     secrets = [scim.token, "klx_wrong-token", "7700", "900123", "+447700900123"]
     for row in rows:
+        # Text columns only: a timestamp's microseconds may contain "7700" by chance.
         for field in row._meta.concrete_fields:
-            text = str(getattr(row, field.attname))
-            assert not any(secret in text for secret in secrets), (field.name, text)
+            text = getattr(row, field.attname)
+            if isinstance(text, str):
+                assert not any(secret in text for secret in secrets), (field.name, text)
 
 
 @pytest.mark.parametrize("path", ["/scim/v2/", "/scim/v2/Users", "/scim/v2/short/Users", "/scim/v2/bad key!/Users"])
