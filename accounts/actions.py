@@ -144,27 +144,40 @@ def _conflict(error: IntegrityError, user: User) -> Conflict:
     return Conflict(f"userName {user.user_name!r} is already taken in this organisation.")
 
 
-@transaction.atomic(savepoint=False)  # a clash aborts the caller's transaction anyway
 def provision_user(organisation: Organisation, values: dict, *, user: User | None = None) -> User:
     """Create or replace a person as the identity provider describes them.
 
     `values` holds PROVISIONED_FIELDS plus `is_active`, `idp_location`,
     `idp_notification_phone` and `scim_attributes` (everything else, as sent).
-    A manual user with the same userName is adopted rather than refused: the
-    provider takes them over. Uniqueness is left to the database constraints so
-    that parallel requests cannot both win.
+    Uniqueness is left to the database constraints so that parallel requests cannot
+    both win. A new person is one INSERT with no transaction around it (the common case
+    of an initial synchronisation); only when it clashes with a manual user of the same
+    userName is that user looked for and adopted: the provider takes them over.
     """
     values = dict(values)
     values["user_name"] = (values.get("user_name") or "").strip()
     if not values["user_name"]:
         raise ValidationError({"user_name": "userName is required."})
     _check_lengths(User, {k: values.get(k) for k in PROVISIONED_FIELDS if values.get(k) is not None})
-    if user is None:
-        user = (
-            User.objects.select_for_update()
-            .filter(organisation=organisation, source=User.Source.MANUAL, user_name__lower=values["user_name"].lower())
-            .first()
-        ) or User(organisation=organisation, password=make_password(None))
+    if user is not None:
+        with transaction.atomic(savepoint=False):  # a clash aborts the caller's transaction anyway
+            return _write_provisioned(organisation, user, values)
+    try:
+        return _write_provisioned(organisation, User(organisation=organisation, password=make_password(None)), values)
+    except Conflict:
+        with transaction.atomic():
+            manual = (
+                User.objects.select_for_update()
+                .filter(organisation=organisation, source=User.Source.MANUAL,
+                        user_name__lower=values["user_name"].lower())
+                .first()
+            )
+            if manual is None:
+                raise
+            return _write_provisioned(organisation, manual, values)
+
+
+def _write_provisioned(organisation: Organisation, user: User, values: dict) -> User:
     for name in PROVISIONED_FIELDS:
         value = values.get(name)
         setattr(user, name, value if name == "external_id" else (value or ""))
@@ -183,7 +196,11 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
     user.source = User.Source.IDENTITY_PROVIDER
     user.idp_last_seen_at = timezone.now()
     try:
-        user.save()
+        if is_new and connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a clash leaves the caller's transaction usable
+                user.save()
+        else:
+            user.save()
     except IntegrityError as error:
         raise _conflict(error, user) from None
     if deactivated:

@@ -16,7 +16,7 @@ from scim2_models import Context, InvalidFilterException
 
 from accounts import actions
 from accounts.models import Group, GroupMembership, Organisation, User
-from klaxon_site.lib.paging import rows_at
+from klaxon_site.lib.paging import page_of
 from scim_sync import resources
 from scim_sync.auth import ScimTokenAuthentication
 from scim_sync.credentials import record_activity
@@ -150,10 +150,8 @@ class ScimView(APIView):
                 order = "-" + order
         start = max(_integer(params, "startIndex", 1), 1)
         count = min(max(_integer(params, "count", DEFAULT_PAGE_SIZE), 0), MAX_PAGE_SIZE)
-        total = queryset.count()
-        # A page starting past the end is empty without asking: a huge startIndex would
-        # overflow the database's OFFSET.
-        objects = list(rows_at(queryset.order_by(order, "pk"), start - 1, count)) if count and start <= total else []
+        listing = f"scim:{self.organisation.pk}:{self.resource_type}:{text or ''}"
+        total, objects = page_of(queryset.order_by(order, "pk"), start - 1, count, listing=listing)
         return total, start, objects
 
     @staticmethod
@@ -243,8 +241,8 @@ class UserList(UserViewMixin, ScimView):
             total, start, [projection.apply(resources.user_document(u, self.base_url)) for u in users]
         )
 
-    @transaction.atomic
     def post(self, request, endpoint_key):
+        # No transaction: creating a person is one INSERT (see provision_user).
         self.activity_label = str(request.data.get("userName") or "")[:255]
         resource = resources.parse_user(request.data, Context.RESOURCE_CREATION_REQUEST, self.base_url)
         user = actions.provision_user(self.organisation, resources.user_values(resource, keep_active=True))

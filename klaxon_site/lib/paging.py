@@ -1,12 +1,42 @@
-"""Deep pages without reading every row before them ("deferred join").
+"""Pages of long lists: deep pages without reading every row before them, and a total
+that is counted once per listing rather than once per page.
 
 OFFSET n makes the database walk n rows. Walking them in an index that holds the sort
 key and the primary key (an index-only scan) and fetching full rows only for the page
-keeps page 1,000 about as cheap as page 1.
+("deferred join") keeps page 1,000 about as cheap as page 1.
 """
+
+import hashlib
+
+from django.core.cache import cache
+
+# How long the count taken for a listing's first page answers for its later pages.
+SNAPSHOT_SECONDS = 120
+# Past this the page is empty without asking: a huge offset would overflow OFFSET.
+MAX_OFFSET = 2**53
 
 
 def rows_at(queryset, offset: int, limit: int):
     """The ordered rows [offset, offset + limit) of `queryset`, as a queryset of one query."""
     window = queryset.values("pk")[offset:offset + limit]
     return queryset.filter(pk__in=window)
+
+
+def page_of(queryset, offset: int, limit: int, *, listing: str) -> tuple[int, list]:
+    """(total, rows) of the ordered `queryset`'s page [offset, offset + limit).
+
+    A page shorter than `limit` ends the list, so it tells the total itself: a look-up
+    such as `userName eq "…"` costs no COUNT(*). A full page needs the count. The count
+    a first page takes is kept for SNAPSHOT_SECONDS in the shared cache under `listing`
+    (what is listed, as text), so a client paging through 100,000 people pays for one
+    COUNT(*), not a thousand; within that time a later page's total is the snapshot's.
+    """
+    rows = list(rows_at(queryset, offset, limit)) if limit and offset < MAX_OFFSET else []
+    if rows and len(rows) < limit or (offset == 0 and limit and not rows):
+        return offset + len(rows), rows
+    key = "listing-total:" + hashlib.sha256(listing.encode()).hexdigest()
+    total = cache.get(key) if offset and rows else None
+    if total is None:
+        total = queryset.count()
+        cache.set(key, total, SNAPSHOT_SECONDS)
+    return total, rows
