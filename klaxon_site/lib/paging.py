@@ -17,9 +17,15 @@ MAX_OFFSET = 2**53
 
 
 def rows_at(queryset, offset: int, limit: int):
-    """The ordered rows [offset, offset + limit) of `queryset`, as a queryset of one query."""
-    window = queryset.values("pk")[offset:offset + limit]
-    return queryset.filter(pk__in=window)
+    """The ordered rows [offset, offset + limit) of `queryset`.
+
+    Two queries, keys then rows, rather than one with a subquery: right after a large
+    initial synchronisation the table has no statistics yet, and PostgreSQL then planned
+    `pk IN (subquery)` as a nested loop that ran the subquery once per row (0.9 s for a
+    page of 2,000 people). A list of keys has only one plan.
+    """
+    keys = list(queryset.values_list("pk", flat=True)[offset:offset + limit])
+    return queryset.filter(pk__in=keys) if keys else queryset.none()
 
 
 def page_of(queryset, offset: int, limit: int, *, listing: str) -> tuple[int, list]:
