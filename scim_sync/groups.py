@@ -153,6 +153,10 @@ def _apply_pathless(change: GroupChange, group: Group, op: str, operation: dict)
 
 def apply_change(group: Group, change: GroupChange) -> None:
     """Write the change: the caller holds the group's row lock and a transaction."""
+    if change.steps and all(step == "add" for step, _ in change.steps):
+        actions.add_members_by_id(group, change.member_ids(), displays=change.displays)
+        _save_or_touch(group, change)
+        return
     ids = change.member_ids()
     resolved = actions.find_members(group.organisation, ids) if ids else {}
     # Adding someone unknown refuses the request; removing someone unknown changes nothing.
@@ -170,6 +174,10 @@ def apply_change(group: Group, change: GroupChange) -> None:
             actions.remove_members(group)
         else:
             actions.replace_members(group, user_pks, displays=displays)
+    _save_or_touch(group, change)
+
+
+def _save_or_touch(group: Group, change: GroupChange) -> None:
     if change.display_name is not None or change.external_id_set:
         actions.save_group(
             group,

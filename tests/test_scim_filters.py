@@ -451,3 +451,16 @@ def test_the_user_list_query_count_does_not_grow_with_the_page(
     with django_assert_max_num_queries(queries_for_two):
         body = scim.get("/Users?" + params).json()
     assert body["itemsPerPage"] == 20
+
+
+def test_case_is_ignored_for_every_letter_not_only_ascii(scim):
+    """SQLite's own LOWER() folds ASCII only; Klaxon folds like PostgreSQL on both."""
+    created = scim.post("/Users", {"schemas": [CORE_USER_SCHEMA], "userName": "ÅSA.ÖBERG@contoso.com",
+                                   "name": {"familyName": "Öberg"}})
+    assert created.status_code == 201
+
+    for text in ('userName eq "åsa.öberg@contoso.com"', 'name.familyName eq "öBERG"', 'name.familyName gt "ó"'):
+        found = scim.get("/Users?" + urlencode({"filter": text}, quote_via=quote)).json()
+        assert [u["userName"] for u in found["Resources"]] == ["ÅSA.ÖBERG@contoso.com"], text
+    clash = scim.post("/Users", {"schemas": [CORE_USER_SCHEMA], "userName": "åsa.öberg@contoso.com"})
+    assert clash.status_code == 409 and clash.json()["scimType"] == "uniqueness"
