@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_en
 from django.views.decorators.http import require_POST
 
 from accounts import actions, queries
-from klaxon_site.lib.paging import rows_at
+from klaxon_site.lib.paging import page_of
 from accounts.access import mark_recent_sign_in, member_required, site_admin_required
 from accounts.forms import (
     ConfirmPasswordForm,
@@ -71,11 +71,16 @@ def _sync_started_at(organisation):
 def people_list(request):
     organisation = request.user.organisation
     sync_started_at = _sync_started_at(organisation)
-    found = queries.people(organisation, request.GET, sync_started_at=sync_started_at)
-    page = Paginator(found.values("pk"), PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = rows_at(found, (page.number - 1) * PAGE_SIZE, PAGE_SIZE)
+    found = queries.people(organisation, request.GET, sync_started_at=sync_started_at).only(*PEOPLE_LIST_FIELDS)
     filters = request.GET.copy()
     filters.pop("page", None)
+    listing = f"people:{organisation.pk}:{filters.urlencode()}"
+    wanted = request.GET.get("page")
+    total, rows = page_of(found, (_page_number(wanted) - 1) * PAGE_SIZE, PAGE_SIZE, listing=listing)
+    page = Paginator(range(total), PAGE_SIZE).get_page(wanted)  # numbers past the end give the last page
+    if page.number != _page_number(wanted):
+        total, rows = page_of(found, (page.number - 1) * PAGE_SIZE, PAGE_SIZE, listing=listing)
+    page.object_list = rows
     return render(request, "accounts/people_list.html", {
         "page": page,
         "filters": filters.urlencode(),
@@ -85,6 +90,20 @@ def people_list(request):
         "sources": User.Source.choices,
         "sync_started": sync_started_at is not None,
     })
+
+
+# What a row of the People page shows.
+PEOPLE_LIST_FIELDS = (
+    "user_name", "display_name", "given_name", "family_name", "location__name", "notification_phone",
+    "phone_problem", "is_active", "source",
+)
+
+
+def _page_number(text) -> int:
+    try:
+        return max(int(text), 1)
+    except (TypeError, ValueError):
+        return 1
 
 
 def _person(request, pk) -> User:
