@@ -292,12 +292,14 @@ def add_members(group: Group, user_pks, *, displays: dict | None = None) -> None
                 )
 
 
-def add_members_by_id(group: Group, member_ids, *, displays: dict | None = None) -> None:
-    """Add people named by SCIM id; any id that is not a person of the group's organisation
-    refuses the request (the caller's transaction then undoes what was added).
+def add_members_to_group(organisation: Organisation, group_id, member_ids, *, displays: dict | None = None) -> Group:
+    """Add people to a group, both named by SCIM id; the group's version moves.
 
-    On PostgreSQL one statement finds and adds them: this is the PATCH identity providers
-    send most, a hundred members at a time.
+    Any id that is not a person of the organisation refuses the request and nothing
+    changes; no such group raises Group.DoesNotExist. On PostgreSQL this is one statement,
+    with no transaction around it: the PATCH identity providers send most, a hundred
+    members at a time. Its UPDATE takes the group's row lock, which orders parallel
+    PATCHes of one group as SELECT ... FOR UPDATE does on the general path.
     """
     displays = displays or {}
     wanted = {}
@@ -306,27 +308,43 @@ def add_members_by_id(group: Group, member_ids, *, displays: dict | None = None)
             wanted[str(raw)] = uuid.UUID(str(raw))
         except ValueError:
             _refuse_unknown({str(raw)})
-    if connection.vendor != "postgresql":
-        found = resolve_member_map(group.organisation, wanted)
-        add_members(group, found.values(), displays={found[i]: name for i, name in displays.items() if i in found})
-        return
+    if connection.vendor != "postgresql" or any(displays.values()):
+        # Names to keep beside the members (Okta sends them) are matched to people in Python:
+        # a join in SQL can be planned as a nested loop when statistics are stale.
+        with transaction.atomic():
+            group = Group.objects.select_for_update().get(organisation=organisation, scim_id=group_id)
+            found = resolve_member_map(organisation, wanted)
+            add_members(group, found.values(), displays={found[i]: name for i, name in displays.items() if i in found})
+            touch_group(group)
+        return group
     raws = list(wanted)
     with connection.cursor() as cursor:
-        cursor.execute(_ADD_BY_ID_SQL, [
-            [wanted[raw] for raw in raws], [(displays.get(raw) or "")[:255] for raw in raws],
-            group.organisation_id, group.pk,
-        ])
-        found = {row[0] for row in cursor.fetchall()}
+        cursor.execute(_ADD_TO_GROUP_SQL, {
+            "ids": [wanted[raw] for raw in raws], "organisation": organisation.pk, "distinct": len(set(wanted.values())), "group": str(group_id),
+            "now": timezone.now(),
+        })
+        group_exists, group_pk, display_name, updated_at, found = cursor.fetchone()
+    if not group_exists:
+        raise Group.DoesNotExist
+    found = set(found)
     _refuse_unknown({raw for raw in raws if wanted[raw] not in found})
+    return Group(pk=group_pk, organisation=organisation, scim_id=group_id, display_name=display_name,
+                 updated_at=updated_at)
 
 
-_ADD_BY_ID_SQL = f"""
-    WITH wanted AS (SELECT * FROM unnest(%s::uuid[], %s::text[]) AS t(scim_id, display)),
-         found AS (SELECT u.id, wanted.scim_id, wanted.display FROM wanted
-                     JOIN {User._meta.db_table} u ON u.scim_id = wanted.scim_id AND u.organisation_id = %s),
+_ADD_TO_GROUP_SQL = f"""
+    WITH found AS (SELECT id, scim_id FROM {User._meta.db_table}
+                    WHERE scim_id = ANY(%(ids)s::uuid[]) AND organisation_id = %(organisation)s),
+         touched AS (UPDATE {Group._meta.db_table} SET updated_at = %(now)s
+                      WHERE organisation_id = %(organisation)s AND scim_id = %(group)s::uuid
+                        AND (SELECT count(DISTINCT scim_id) FROM found) = %(distinct)s
+                     RETURNING id, display_name, updated_at),
          added AS (INSERT INTO {GroupMembership._meta.db_table} (group_id, user_id, display)
-                   SELECT %s, id, display FROM found ON CONFLICT DO NOTHING)
-    SELECT scim_id FROM found
+                   SELECT touched.id, found.id, '' FROM touched, found ON CONFLICT DO NOTHING)
+    SELECT EXISTS (SELECT 1 FROM {Group._meta.db_table}
+                    WHERE organisation_id = %(organisation)s AND scim_id = %(group)s::uuid),
+           touched.id, touched.display_name, touched.updated_at, ARRAY(SELECT scim_id FROM found)
+      FROM (SELECT 1) AS one LEFT JOIN touched ON true
 """
 
 

@@ -31,6 +31,12 @@ class GroupChange:
     def member_ids(self) -> set:
         return {i for _, ids in self.steps for i in ids}
 
+    def only_adds_members(self) -> bool:
+        """The PATCH identity providers send most: members added, nothing else changed."""
+        return bool(self.steps) and all(step == "add" for step, _ in self.steps) and not (
+            self.display_name is not None or self.external_id_set
+        )
+
 
 def member_displays(value) -> dict[str, str]:
     """The `display` the provider sent for each member id, to echo back as sent."""
@@ -74,7 +80,8 @@ def _filtered_member_ids(path: str) -> list[str]:
     return ids
 
 
-def read_patch(group: Group, body: dict) -> GroupChange:
+def read_patch(group_id: str, body: dict) -> GroupChange:
+    """What a PATCH of the group whose SCIM id is `group_id` asks for (nothing is written)."""
     operations = body.get("Operations")
     schemas = body.get("schemas") or [PATCH_SCHEMA]
     if not isinstance(schemas, list) or PATCH_SCHEMA not in schemas:  # `"schemas": true` is no list
@@ -95,13 +102,13 @@ def read_patch(group: Group, body: dict) -> GroupChange:
         if path is not None and not isinstance(path, str):
             raise ScimError(400, "\"path\" must be a string.", "invalidPath")
         if path:
-            _apply_path(change, group, op, path.strip(), operation)
+            _apply_path(change, group_id, op, path.strip(), operation)
         else:
-            _apply_pathless(change, group, op, operation)
+            _apply_pathless(change, group_id, op, operation)
     return change
 
 
-def _apply_path(change: GroupChange, group: Group, op: str, path: str, operation: dict) -> None:
+def _apply_path(change: GroupChange, group_id: str, op: str, path: str, operation: dict) -> None:
     name = path
     if name.lower().startswith(CORE_GROUP_SCHEMA.lower() + ":"):
         name = name[len(CORE_GROUP_SCHEMA) + 1:]
@@ -134,7 +141,7 @@ def _apply_path(change: GroupChange, group: Group, op: str, path: str, operation
         raise ScimError(400, f"Groups have no attribute {path!r}.", "noTarget")
 
 
-def _apply_pathless(change: GroupChange, group: Group, op: str, operation: dict) -> None:
+def _apply_pathless(change: GroupChange, group_id: str, op: str, operation: dict) -> None:
     value = operation.get("value")
     if op == "remove":
         raise ScimError(400, "A remove operation needs a path.", "noTarget")
@@ -144,19 +151,15 @@ def _apply_pathless(change: GroupChange, group: Group, op: str, operation: dict)
         name = key.lower().removeprefix(CORE_GROUP_SCHEMA.lower() + ":")
         if name == "id":
             # Okta's rename carries the group's own id: tolerated when it is this group's.
-            if str(item) != str(group.scim_id):
+            if str(item).lower() != str(group_id).lower():
                 raise ScimError(400, "id is read-only.", "mutability")
         elif name in ("displayname", "externalid", "members"):
-            _apply_path(change, group, op, name, {"op": op, "value": item})
+            _apply_path(change, group_id, op, name, {"op": op, "value": item})
         # schemas, meta and attributes Klaxon does not keep are ignored.
 
 
 def apply_change(group: Group, change: GroupChange) -> None:
     """Write the change: the caller holds the group's row lock and a transaction."""
-    if change.steps and all(step == "add" for step, _ in change.steps):
-        actions.add_members_by_id(group, change.member_ids(), displays=change.displays)
-        _save_or_touch(group, change)
-        return
     ids = change.member_ids()
     resolved = actions.find_members(group.organisation, ids) if ids else {}
     # Adding someone unknown refuses the request; removing someone unknown changes nothing.
@@ -174,10 +177,6 @@ def apply_change(group: Group, change: GroupChange) -> None:
             actions.remove_members(group)
         else:
             actions.replace_members(group, user_pks, displays=displays)
-    _save_or_touch(group, change)
-
-
-def _save_or_touch(group: Group, change: GroupChange) -> None:
     if change.display_name is not None or change.external_id_set:
         actions.save_group(
             group,

@@ -386,20 +386,36 @@ class GroupDetail(GroupViewMixin, ScimView):
         projection = self.projection()
         return self.resource_response(self.document(self.get_group(scim_id, projection), projection), projection)
 
-    @transaction.atomic
     def patch(self, request, endpoint_key, scim_id):
+        change = read_patch(scim_id, request.data)
+        params = self.params()
+        wants_document = bool(params.get("attributes") or params.get("excludedAttributes"))
+        if change.only_adds_members() and not wants_document and not request.headers.get("If-Match"):
+            try:
+                group = actions.add_members_to_group(self.organisation, scim_id, change.member_ids(),
+                                                     displays=change.displays)
+            except Group.DoesNotExist:
+                raise Http404(f"Group {scim_id} not found.") from None
+            return self.no_content(group)
+        return self.patch_in_transaction(change, scim_id, wants_document)
+
+    @transaction.atomic
+    def patch_in_transaction(self, change, scim_id, wants_document):
         # The row lock serialises PATCHes of one group: parallel member changes lose nothing.
         group = self.get_group(scim_id, Projection.excluding_members(), lock=True)
         self.check_version(group)
-        apply_change(group, read_patch(group, request.data))
-        params = self.params()
-        if not (params.get("attributes") or params.get("excludedAttributes")):
-            # Microsoft: answer 204, not the (possibly huge) member list.
-            response = Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": resources.version_of(group)})
-            response.scim_label = group.display_name
-            return response
+        apply_change(group, change)
+        if not wants_document:
+            return self.no_content(group)
         projection = self.projection()
         return self.resource_response(self.document(self.get_group(scim_id, projection), projection), projection)
+
+    @staticmethod
+    def no_content(group) -> Response:
+        """Microsoft: answer a PATCH with 204, not the (possibly huge) member list."""
+        response = Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": resources.version_of(group)})
+        response.scim_label = group.display_name
+        return response
 
     @transaction.atomic
     def delete(self, request, endpoint_key, scim_id):
