@@ -16,7 +16,7 @@ SNAPSHOT_SECONDS = 120
 MAX_OFFSET = 2**53
 
 
-def rows_at(queryset, offset: int, limit: int):
+def rows_at(queryset, offset: int, limit: int) -> list:
     """The ordered rows [offset, offset + limit) of `queryset`.
 
     Two queries, keys then rows, rather than one with a subquery: right after a large
@@ -25,7 +25,7 @@ def rows_at(queryset, offset: int, limit: int):
     page of 2,000 people). A list of keys has only one plan.
     """
     keys = list(queryset.values_list("pk", flat=True)[offset:offset + limit])
-    return queryset.filter(pk__in=keys) if keys else queryset.none()
+    return list(queryset.filter(pk__in=keys)) if keys else []
 
 
 def page_of(queryset, offset: int, limit: int, *, listing: str) -> tuple[int, list]:
@@ -37,7 +37,7 @@ def page_of(queryset, offset: int, limit: int, *, listing: str) -> tuple[int, li
     (what is listed, as text), so a client paging through 100,000 people pays for one
     COUNT(*), not a thousand; within that time a later page's total is the snapshot's.
     """
-    rows = list(rows_at(queryset, offset, limit)) if limit and offset < MAX_OFFSET else []
+    rows = rows_at(queryset, offset, limit) if limit and offset < MAX_OFFSET else []
     if rows and len(rows) < limit or (offset == 0 and limit and not rows):
         return offset + len(rows), rows
     key = "listing-total:" + hashlib.sha256(listing.encode()).hexdigest()
