@@ -43,3 +43,10 @@ class KlaxonLogger(Logger):
 
 
 logger_class = KlaxonLogger
+
+
+def worker_exit(server, worker):
+    """Write the SCIM activity rows still waiting in this worker (scim_sync.credentials)."""
+    from scim_sync.credentials import pending_activity
+
+    pending_activity.flush()

@@ -24,6 +24,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # External base URL; the SCIM endpoint URL shown to administrators is built from it.
 KLAXON_PUBLIC_URL = env_str("KLAXON_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 KLAXON_SCIM_LOG_DAYS = env_int("KLAXON_SCIM_LOG_DAYS", 30)
+# Seconds a SCIM activity row may wait to be written with others (0: each at once); see
+# scim_sync.credentials.PendingActivity.
+KLAXON_SCIM_ACTIVITY_DELAY = env_float("KLAXON_SCIM_ACTIVITY_DELAY", 0.0 if DEBUG else 1.0)
 # Provisioning health alerts (scim_sync/health.py states the rules).
 KLAXON_ALERT_AUTH_FAILURES = env_int("KLAXON_ALERT_AUTH_FAILURES", 10)
 KLAXON_ALERT_AUTH_WINDOW_MINUTES = env_int("KLAXON_ALERT_AUTH_WINDOW_MINUTES", 15)

@@ -40,7 +40,7 @@ test_database_url.__test__ = False  # a helper, not a test
 class KlaxonProcess:
     """Klaxon under gunicorn with one worker, configured as deployed (gunicorn.conf.py)."""
 
-    def __init__(self, log: Path, *, database_url: str | None = None):
+    def __init__(self, log: Path, *, database_url: str | None = None, env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -53,6 +53,7 @@ class KlaxonProcess:
             "ALLOWED_HOSTS": "127.0.0.1",
             "KLAXON_PUBLIC_URL": self.url,
             "DATABASE_URL": database_url or test_database_url(),
+            **(env or {}),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "klaxon_site.wsgi"],

@@ -25,6 +25,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from accounts.actions import create_manual_user
 from accounts.models import Group, User
 from scim_sync.credentials import endpoint_for, generate_token, rotate_endpoint
+from scim_sync.models import ScimActivity
 from tests.conftest import PASSWORD
 from tests.servers import KlaxonProcess
 
@@ -48,8 +49,8 @@ class Credentials:
 class Instance(KlaxonProcess):
     """One Klaxon server process, spoken to over HTTP like a client behind a load balancer."""
 
-    def __init__(self, name: str, log: Path):
-        super().__init__(log)
+    def __init__(self, name: str, log: Path, env: dict | None = None):
+        super().__init__(log, env=env)
         self.name = name
 
     def __repr__(self):
@@ -284,3 +285,19 @@ def test_parallel_member_patches_split_across_processes_lose_no_member(a, b, idp
         status, body = instance.scim(idp, "GET", f"/Groups/{group['id']}")
         assert status == 200, body
         assert member_ids(body) == everyone, instance
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stopping_worker_writes_the_activity_rows_still_waiting(acme, tmp_path):
+    """Rows wait up to KLAXON_SCIM_ACTIVITY_DELAY; a graceful stop (deploy, worker recycling)
+    must not lose them."""
+    credentials = Credentials(endpoint_for(acme.organisation).key, generate_token(acme.organisation))
+    server = Instance("C", tmp_path / "C.log", env={"KLAXON_SCIM_ACTIVITY_DELAY": "3600"})
+    try:
+        server.wait_until_ready()
+        assert server.scim(credentials, "GET", "/Users?count=1")[0] == 200
+        assert not ScimActivity.objects.filter(organisation=acme.organisation).exists()
+    finally:
+        server.stop()
+    logged = ScimActivity.objects.filter(organisation=acme.organisation)
+    assert [(a.method, a.resource_type, a.status) for a in logged] == [("GET", "User", 200)]

@@ -1,6 +1,7 @@
 """SCIM endpoint keys, tokens, the authentication class, the activity log and their commands."""
 
 import json
+import time
 from datetime import timedelta
 from io import StringIO
 from unittest import mock
@@ -239,6 +240,74 @@ def test_activity_is_recorded_in_one_insert_with_a_readable_summary(acme, django
     assert user.summary == f"PATCH user jo@acme.test: 400 invalidValue: {user.detail}"
     assert group.summary == "POST group Sales: 201"
     assert spc.summary == "GET ServiceProviderConfig: 200"
+
+
+@pytest.fixture
+def waiting_activity(settings):
+    """Activity rows wait as in production (tests otherwise write each at once)."""
+    settings.KLAXON_SCIM_ACTIVITY_DELAY = 60
+    pending = credentials.PendingActivity()
+    with mock.patch.object(credentials, "pending_activity", pending):
+        yield pending
+    pending.flush()
+
+
+def log_get(organisation, label=""):
+    credentials.record_activity(organisation, method="GET", resource_type="User", status=200, label=label)
+
+
+def test_waiting_activity_rows_are_written_together_in_one_insert(acme, waiting_activity, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        for n in range(3):
+            log_get(acme.organisation, f"person{n}")
+    assert not ScimActivity.objects.exists()
+
+    with django_assert_num_queries(1):
+        waiting_activity.flush()
+    assert sorted(ScimActivity.objects.values_list("label", flat=True)) == ["person0", "person1", "person2"]
+
+
+def test_the_request_that_fills_a_batch_writes_it(acme, waiting_activity):
+    for n in range(credentials.PendingActivity.BATCH_ROWS - 1):
+        log_get(acme.organisation)
+    assert not ScimActivity.objects.exists()
+
+    log_get(acme.organisation)
+
+    assert ScimActivity.objects.count() == credentials.PendingActivity.BATCH_ROWS
+
+
+def test_the_first_request_after_the_delay_writes_what_waits(acme, waiting_activity, settings):
+    log_get(acme.organisation, "early")
+    with mock.patch.object(credentials.time, "monotonic", return_value=waiting_activity.first_at + 61):
+        log_get(acme.organisation, "later")
+    assert sorted(ScimActivity.objects.values_list("label", flat=True)) == ["early", "later"]
+
+
+def test_rows_keep_the_time_of_their_request_not_of_the_write(acme, waiting_activity):
+    log_get(acme.organisation)
+    logged_by = timezone.now()
+    waiting_activity.flush()
+    assert ScimActivity.objects.get().at <= logged_by
+
+
+def test_a_failing_write_loses_the_batch_but_never_fails_the_request(acme, waiting_activity):
+    log_get(acme.organisation)
+    with mock.patch.object(credentials, "_write_activity", side_effect=RuntimeError("disk full")):
+        waiting_activity.flush()  # logged, not raised
+    assert waiting_activity.rows == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_requests_a_timer_writes_waiting_rows(acme, settings):
+    settings.KLAXON_SCIM_ACTIVITY_DELAY = 0.1
+    pending = credentials.PendingActivity()
+    with mock.patch.object(credentials, "pending_activity", pending):
+        log_get(acme.organisation, "quiet")
+        deadline = time.monotonic() + 10
+        while not ScimActivity.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert list(ScimActivity.objects.values_list("label", flat=True)) == ["quiet"]
 
 
 def test_prune_command_deletes_only_old_activity_and_is_idempotent(acme, settings):
