@@ -9,6 +9,7 @@ key and the primary key (an index-only scan) and fetching full rows only for the
 import hashlib
 
 from django.core.cache import cache
+from django.db import connection
 
 # How long the count taken for a listing's first page answers for its later pages.
 SNAPSHOT_SECONDS = 120
@@ -25,7 +26,14 @@ def rows_at(queryset, offset: int, limit: int) -> list:
     page of 2,000 people). A list of keys has only one plan.
     """
     keys = list(queryset.values_list("pk", flat=True)[offset:offset + limit])
-    return list(queryset.filter(pk__in=keys)) if keys else []
+    if not keys:
+        return []
+    if connection.vendor == "postgresql":
+        # One array parameter: a hundred `IN (%s, ...)` parameters cost more to quote and parse.
+        table = connection.ops.quote_name(queryset.model._meta.db_table)
+        column = connection.ops.quote_name(queryset.model._meta.pk.column)
+        return list(queryset.extra(where=[f"{table}.{column} = ANY(%s)"], params=[keys]))
+    return list(queryset.filter(pk__in=keys))
 
 
 def page_of(queryset, offset: int, limit: int, *, listing: str) -> tuple[int, list]:
