@@ -174,7 +174,9 @@ class Server:
 
     @staticmethod
     def database_cpu_seconds() -> float:
-        """CPU time of every PostgreSQL process on this machine (the benchmark's own cluster)."""
+        """CPU time of the PostgreSQL processes on this machine (the benchmark's own cluster):
+        the live ones, plus what the postmaster's exited children (backends, autovacuum
+        workers) used, which it accounts for once it has reaped them."""
         ticks, total = os.sysconf("SC_CLK_TCK"), 0
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
@@ -184,6 +186,8 @@ class Server:
             if name.startswith("postgres"):
                 fields = fields.split()
                 total += int(fields[11]) + int(fields[12])
+                if Path(f"/proc/{fields[1]}/comm").exists() and not Path(f"/proc/{fields[1]}/comm").read_text().startswith("postgres"):
+                    total += int(fields[13]) + int(fields[14])  # the postmaster: its reaped children
         return total / ticks
 
     def worker_memory_mb(self, field="VmRSS") -> list[float]:

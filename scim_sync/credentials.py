@@ -15,7 +15,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organisation, User
+from klaxon_site.lib.paging import SNAPSHOT_SECONDS
 from scim_sync.models import (
+    PageBookmark,
     SHOWN_PREFIX_LENGTH,
     TOKEN_PREFIX,
     ScimActivity,
@@ -189,6 +191,8 @@ pending_activity = PendingActivity()
 
 
 def prune_activity(days: int) -> int:
-    """Delete activity older than `days` days (KLAXON_SCIM_LOG_DAYS); return how many rows went."""
+    """Delete activity older than `days` days (KLAXON_SCIM_LOG_DAYS), and page bookmarks past use;
+    return how many activity rows went."""
     deleted, _ = ScimActivity.objects.filter(at__lt=timezone.now() - timedelta(days=days)).delete()
+    PageBookmark.objects.filter(written_at__lt=timezone.now() - timedelta(seconds=SNAPSHOT_SECONDS)).delete()
     return deleted

@@ -22,7 +22,7 @@ from scim_sync.auth import ScimTokenAuthentication
 from scim_sync.credentials import record_activity
 from scim_sync.filters import GROUP_COLUMNS, GROUP_FILTERS, USER_COLUMNS, USER_FILTERS, filter_q, sort_field
 from scim_sync.groups import apply_change, member_displays, member_values, read_patch
-from scim_sync.models import ScimEndpoint
+from scim_sync.models import PageBookmark, ScimEndpoint
 from scim_sync.projection import Projection
 from scim_sync.protocol import (
     SCIM_MEDIA_TYPE,
@@ -151,7 +151,10 @@ class ScimView(APIView):
         start = max(_integer(params, "startIndex", 1), 1)
         count = min(max(_integer(params, "count", DEFAULT_PAGE_SIZE), 0), MAX_PAGE_SIZE)
         listing = f"scim:{self.organisation.pk}:{self.resource_type}:{text or ''}"
-        total, objects = page_of(queryset.order_by(order, "pk"), start - 1, count, listing=listing)
+        # Bookmarks serve lists in their default order (by key), the order clients page in.
+        bookmarks = PageBookmark.objects.for_listing(listing) if order == "pk" else None
+        total, objects = page_of(queryset.order_by(order, "pk"), start - 1, count, listing=listing,
+                                 bookmarks=bookmarks)
         return total, start, objects
 
     @staticmethod

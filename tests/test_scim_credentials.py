@@ -18,7 +18,8 @@ from rest_framework.views import APIView
 from accounts.models import User
 from scim_sync import credentials
 from scim_sync.auth import MAX_FAILURES, ScimTokenAuthentication, bearer_token
-from scim_sync.models import ScimActivity, ScimEndpoint, ScimToken
+from klaxon_site.lib.paging import SNAPSHOT_SECONDS
+from scim_sync.models import PageBookmark, ScimActivity, ScimEndpoint, ScimToken
 
 
 @pytest.fixture(autouse=True)
@@ -308,6 +309,17 @@ def test_without_requests_a_timer_writes_waiting_rows(acme, settings):
         while not ScimActivity.objects.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
     assert list(ScimActivity.objects.values_list("label", flat=True)) == ["quiet"]
+
+
+def test_prune_command_deletes_page_bookmarks_past_use(acme):
+    bookmarks = PageBookmark.objects.for_listing("scim:1:User:")
+    bookmarks.save(100, 1)
+    bookmarks.save(200, 2)
+    PageBookmark.objects.filter(position=100).update(written_at=timezone.now() - timedelta(seconds=SNAPSHOT_SECONDS + 1))
+
+    call_command("prune_scim_activity", stdout=StringIO())
+
+    assert list(PageBookmark.objects.values_list("position", flat=True)) == [200]
 
 
 def test_prune_command_deletes_only_old_activity_and_is_idempotent(acme, settings):

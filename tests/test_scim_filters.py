@@ -9,6 +9,8 @@ import time
 from urllib.parse import quote, urlencode
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from accounts.actions import create_manual_user
 from accounts.models import User
 from scim_sync.schema import CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, KLAXON_USER_SCHEMA
@@ -245,6 +247,65 @@ def test_paging_through_eleven_users_five_at_a_time(scim, acme):
     # The same order every time (Okta: "must consistently return the same ordering").
     again = [r["id"] for start in (1, 6, 11) for r in listing(scim, startIndex=start, count=5)["Resources"]]
     assert again == ids
+
+
+def people_queries(queries) -> list[str]:
+    return [q["sql"].upper() for q in queries.captured_queries if "ACCOUNTS_USER" in q["sql"].upper()]
+
+
+def counts_in(queries) -> int:
+    return sum("COUNT(" in sql for sql in people_queries(queries))
+
+
+def test_a_look_up_that_fits_in_one_page_counts_nothing(scim, people):
+    with CaptureQueriesContext(connection) as queries:
+        hit = listing(scim, filter=f'userName eq "{BJENSEN}"')
+    assert counts_in(queries) == 0 and hit["totalResults"] == 1
+    with CaptureQueriesContext(connection) as queries:
+        miss = listing(scim, filter='userName eq "nobody@contoso.com"')
+    assert counts_in(queries) == 0 and (miss["totalResults"], miss["Resources"]) == (0, [])
+
+
+def test_paging_counts_once_per_listing_and_the_first_page_counts_afresh(
+    scim, people, acme
+):
+    with CaptureQueriesContext(connection) as queries:
+        first = listing(scim, startIndex=1, count=2)
+    assert counts_in(queries) == 1 and first["totalResults"] == 5
+
+    create_manual_user(acme.organisation, "late@contoso.com")
+    with CaptureQueriesContext(connection) as queries:
+        second = listing(scim, startIndex=3, count=2)
+    # The listing's count answers for its later pages (for SNAPSHOT_SECONDS), uncounted.
+    assert counts_in(queries) == 0 and second["totalResults"] == 5
+    # A page that ends the list tells the total itself.
+    assert listing(scim, startIndex=5, count=3)["totalResults"] == 6
+    # Another listing (another filter) counts for itself; a new first page counts again.
+    assert listing(scim, filter='userName co "@"', startIndex=3, count=1)["totalResults"] == 6
+    assert listing(scim, startIndex=1, count=2)["totalResults"] == 6
+
+
+def test_the_next_page_continues_where_the_last_one_ended_without_walking_rows(scim, people):
+    everyone = [r["id"] for r in listing(scim, count=10)["Resources"]]
+    first = listing(scim, startIndex=1, count=2)
+    with CaptureQueriesContext(connection) as queries:
+        second = listing(scim, startIndex=3, count=2)
+    assert not any("OFFSET" in sql for sql in people_queries(queries))
+    assert [r["id"] for r in first["Resources"] + second["Resources"]] == everyone[:4]
+    # A page no served page led to walks to its start, and is the same page.
+    assert [r["id"] for r in listing(scim, startIndex=2, count=2)["Resources"]] == everyone[1:3]
+    # Sorted lists always walk: bookmarks hold positions in key order only.
+    by_name = listing(scim, sortBy="userName", count=10)["Resources"]
+    assert [r["id"] for r in listing(scim, sortBy="userName", startIndex=3, count=2)["Resources"]] == [
+        r["id"] for r in by_name[2:4]
+    ]
+
+
+def test_another_organisations_listing_never_answers_with_this_ones_count(scim, people, scim_globex, globex):
+    assert listing(scim, startIndex=1, count=1)["totalResults"] == 5
+    theirs = User.objects.filter(organisation=globex.organisation).count()
+    assert theirs != 5
+    assert listing(scim_globex, startIndex=2, count=1)["totalResults"] == theirs
 
 
 def test_paging_values_are_integers(scim, people):

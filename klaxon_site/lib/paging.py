@@ -3,7 +3,9 @@ that is counted once per listing rather than once per page.
 
 OFFSET n makes the database walk n rows. Walking them in an index that holds the sort
 key and the primary key (an index-only scan) and fetching full rows only for the page
-("deferred join") keeps page 1,000 about as cheap as page 1.
+("deferred join") keeps page 1,000 about as cheap as page 1 while the table's visibility
+map is fresh; after mass updates every row walked is also read from the table, so the
+next page of a listing starts from a bookmark where the last one ended (keyset) instead.
 """
 
 import hashlib
@@ -17,15 +19,22 @@ SNAPSHOT_SECONDS = 120
 MAX_OFFSET = 2**53
 
 
-def rows_at(queryset, offset: int, limit: int) -> list:
+def rows_at(queryset, offset: int, limit: int, bookmarks=None) -> list:
     """The ordered rows [offset, offset + limit) of `queryset`.
 
-    Two queries, keys then rows, rather than one with a subquery: right after a large
+    Keys first, then rows, rather than one query with a subquery: right after a large
     initial synchronisation the table has no statistics yet, and PostgreSQL then planned
     `pk IN (subquery)` as a nested loop that ran the subquery once per row (0.9 s for a
-    page of 2,000 people). A list of keys has only one plan.
+    page of 2,000 people). A list of keys has only one plan. With `bookmarks` (for lists
+    in primary-key order) a page that starts where a served page ended continues after its
+    last key instead of walking the rows before it.
     """
-    keys = list(queryset.values_list("pk", flat=True)[offset:offset + limit])
+    keys = []
+    if bookmarks is not None and offset:
+        # A missing bookmark compares with NULL: no keys, and the walk below decides.
+        keys = list(queryset.filter(pk__gt=bookmarks.key_before(offset)).values_list("pk", flat=True)[:limit])
+    if not keys:
+        keys = list(queryset.values_list("pk", flat=True)[offset:offset + limit])
     if not keys:
         return []
     if connection.vendor == "postgresql":
@@ -36,7 +45,7 @@ def rows_at(queryset, offset: int, limit: int) -> list:
     return list(queryset.filter(pk__in=keys))
 
 
-def page_of(queryset, offset: int, limit: int, *, listing: str) -> tuple[int, list]:
+def page_of(queryset, offset: int, limit: int, *, listing: str, bookmarks=None) -> tuple[int, list]:
     """(total, rows) of the ordered `queryset`'s page [offset, offset + limit).
 
     A page shorter than `limit` ends the list, so it tells the total itself: a look-up
@@ -44,8 +53,11 @@ def page_of(queryset, offset: int, limit: int, *, listing: str) -> tuple[int, li
     a first page takes is kept for SNAPSHOT_SECONDS in the shared cache under `listing`
     (what is listed, as text), so a client paging through 100,000 people pays for one
     COUNT(*), not a thousand; within that time a later page's total is the snapshot's.
+    `bookmarks` (see rows_at) records where each full page ends.
     """
-    rows = rows_at(queryset, offset, limit) if limit and offset < MAX_OFFSET else []
+    rows = rows_at(queryset, offset, limit, bookmarks) if limit and offset < MAX_OFFSET else []
+    if bookmarks is not None and rows and len(rows) == limit:
+        bookmarks.save(offset + limit, rows[-1].pk)
     if rows and len(rows) < limit or (offset == 0 and limit and not rows):
         return offset + len(rows), rows
     key = "listing-total:" + hashlib.sha256(listing.encode()).hexdigest()
