@@ -320,8 +320,8 @@ def add_members_to_group(organisation: Organisation, group_id, member_ids, *, di
     raws = list(wanted)
     with connection.cursor() as cursor:
         cursor.execute(_ADD_TO_GROUP_SQL, {
-            "ids": [wanted[raw] for raw in raws], "organisation": organisation.pk, "distinct": len(set(wanted.values())), "group": str(group_id),
-            "now": timezone.now(),
+            "ids": [wanted[raw] for raw in raws], "distinct": len(set(wanted.values())),
+            "organisation": organisation.pk, "group": str(group_id), "now": timezone.now(),
         })
         group_exists, group_pk, display_name, updated_at, found = cursor.fetchone()
     if not group_exists:

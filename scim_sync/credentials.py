@@ -142,12 +142,12 @@ class PendingActivity:
     One INSERT per request cost as much as the request's own work during an initial
     synchronisation. Rows wait KLAXON_SCIM_ACTIVITY_DELAY seconds: the request that finds
     the oldest row due (or BATCH_ROWS waiting) writes them all on its own connection; when
-    no request comes, a timer writes them after twice that. The worker writes what waits when it stops (gunicorn's
-    worker_exit hook). Only a worker killed outright (SIGKILL, power loss) loses its last
-    second of log; provisioning data is never held back.
+    no request comes, a timer writes them after twice that. The worker writes what waits
+    when it stops (gunicorn's worker_exit hook). Only a worker killed outright (SIGKILL,
+    power loss) loses its last seconds of log; provisioning data is never held back.
     """
 
-    BATCH_ROWS = 200
+    BATCH_ROWS = 2 * _ROWS_PER_INSERT
 
     def __init__(self):
         self.rows, self.first_at = [], 0.0

@@ -102,13 +102,13 @@ def read_patch(group_id: str, body: dict) -> GroupChange:
         if path is not None and not isinstance(path, str):
             raise ScimError(400, "\"path\" must be a string.", "invalidPath")
         if path:
-            _apply_path(change, group_id, op, path.strip(), operation)
+            _apply_path(change, op, path.strip(), operation)
         else:
             _apply_pathless(change, group_id, op, operation)
     return change
 
 
-def _apply_path(change: GroupChange, group_id: str, op: str, path: str, operation: dict) -> None:
+def _apply_path(change: GroupChange, op: str, path: str, operation: dict) -> None:
     name = path
     if name.lower().startswith(CORE_GROUP_SCHEMA.lower() + ":"):
         name = name[len(CORE_GROUP_SCHEMA) + 1:]
@@ -154,7 +154,7 @@ def _apply_pathless(change: GroupChange, group_id: str, op: str, operation: dict
             if str(item).lower() != str(group_id).lower():
                 raise ScimError(400, "id is read-only.", "mutability")
         elif name in ("displayname", "externalid", "members"):
-            _apply_path(change, group_id, op, name, {"op": op, "value": item})
+            _apply_path(change, op, name, {"op": op, "value": item})
         # schemas, meta and attributes Klaxon does not keep are ignored.
 
 

@@ -5,7 +5,6 @@ Changes go through `scim_sync.credentials`; these models only hold the rows.
 
 import datetime
 import hashlib
-from datetime import timedelta
 import hmac
 import secrets
 
@@ -257,17 +256,33 @@ class ListingBookmarks:
     def __init__(self, digest: str):
         self.digest = digest
 
-    def key_before(self, position: int):
-        """The bookmarked key as a subquery (NULL, so no row follows it, when there is none)."""
+    def nearest(self, position: int) -> tuple[int, int] | None:
+        """(position, key) of the fresh bookmark at or before `position`, if any.
+
+        Not only the exact one: a client fetching pages in parallel asks for page n+1
+        before page n has been served, and then starts a few pages back.
+        """
         from klaxon_site.lib.paging import SNAPSHOT_SECONDS
 
-        fresh = timezone.now() - timedelta(seconds=SNAPSHOT_SECONDS)
-        return models.Subquery(
-            PageBookmark.objects.filter(listing=self.digest, position=position, written_at__gte=fresh).values("key")[:1]
-        )
+        fresh = timezone.now() - datetime.timedelta(seconds=SNAPSHOT_SECONDS)
+        fresh = connection.ops.adapt_datetimefield_value(fresh)
+        with connection.cursor() as cursor:
+            cursor.execute(_NEAREST_BOOKMARK_SQL, [self.digest, position, fresh])
+            row = cursor.fetchone()
+        return (row[0], row[1]) if row else None
 
     def save(self, position: int, key: int) -> None:
-        PageBookmark.objects.bulk_create(
-            [PageBookmark(listing=self.digest, position=position, key=key)],
-            update_conflicts=True, unique_fields=["listing", "position"], update_fields=["key", "written_at"],
-        )
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(_SAVE_BOOKMARK_SQL, [self.digest, position, key, now])
+
+
+_NEAREST_BOOKMARK_SQL = (
+    f'SELECT "position", "key" FROM {PageBookmark._meta.db_table} WHERE listing = %s AND "position" <= %s '
+    'AND written_at >= %s ORDER BY "position" DESC LIMIT 1'
+)
+# One statement on PostgreSQL and SQLite alike: the latest page to end here wins.
+_SAVE_BOOKMARK_SQL = (
+    f'INSERT INTO {PageBookmark._meta.db_table} (listing, "position", "key", written_at) VALUES (%s, %s, %s, %s) '
+    'ON CONFLICT (listing, "position") DO UPDATE SET "key" = excluded."key", written_at = excluded.written_at'
+)
