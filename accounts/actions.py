@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Group, GroupMembership, Organisation, PortalSession, User
 from accounts.signals import user_deactivated_by_provider
-from locations.actions import resolve_location  # noqa: F401  (re-exported for callers)
+from locations.actions import resolve_location, resolved_location_id
 from locations.models import DEFAULT_LOCATION_NAME, Location
 
 
@@ -74,7 +74,9 @@ def set_idp_location(user: User, raw: str | None) -> None:
     """
     changed = user.location_id is None or (raw or "").strip().lower() != (user.idp_location or "").strip().lower()
     user.idp_location = raw
-    if changed:
+    if changed and user.pk is None:
+        user.location_id = resolved_location_id(user.organisation, raw)  # by the INSERT, read back on save
+    elif changed:
         user.location = resolve_location(user.organisation, raw)
 
 

@@ -55,6 +55,13 @@ class UserManager(BaseUserManager):
         return self.create_user(user_name, password, **fields)
 
 
+class ReturnedForeignKey(models.ForeignKey):
+    """A foreign key an INSERT may compute (e.g. a location resolved by name in the same
+    statement), read back with RETURNING like the primary key."""
+
+    db_returning = True
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person Klaxon can alert, and who may sign in to the portal.
 
@@ -88,7 +95,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
 
     # Effective location beside the value the identity provider last sent.
-    location = models.ForeignKey(
+    location = ReturnedForeignKey(
         # RESTRICT: a location in use is deleted only through delete_location (which moves
         # its people to Default first), or together with the whole organisation.
         "locations.Location", null=True, blank=True, on_delete=models.RESTRICT, related_name="users"

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower, Trim
 
 from locations.models import DEFAULT_LOCATION_NAME, Location
@@ -24,6 +25,13 @@ def resolve_location(organisation, name: str | None) -> Location:
     """
     wanted = clean_location_name(name).lower()
     return next(iter(Location.objects.raw(_RESOLVE_SQL, [organisation.pk, wanted])))
+
+
+def resolved_location_id(organisation, name: str | None) -> RawSQL:
+    """resolve_location's answer as an SQL expression: an INSERT of a new person resolves
+    their location in the same statement (one round trip fewer per person created)."""
+    return RawSQL(f"(SELECT id FROM ({_RESOLVE_SQL}) AS resolved)",
+                  [organisation.pk, clean_location_name(name).lower()])
 
 
 _RESOLVE_SQL = (

@@ -186,6 +186,30 @@ def test_an_unknown_location_puts_the_user_on_default_and_is_echoed_as_sent(scim
     assert scim.get(f"/Users/{document['id']}").json()[KLAXON_USER_SCHEMA]["location"] == "Atlantis"
 
 
+def test_creating_a_person_is_one_statement_besides_the_token_check_and_the_log(
+    scim, acme, django_assert_max_num_queries
+):
+    scim.get("/Users?count=1")  # records when the token was last used
+    body = load("entra/create_user")
+    body[KLAXON_USER_SCHEMA]["location"] = "LEEDS"
+    with django_assert_max_num_queries(5) as queries:
+        document = create(scim, body)
+    # The test's own transaction adds a savepoint around the INSERT; a server has none.
+    statements = [q["sql"].lstrip() for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 3  # the token, the INSERT (with the location resolved in it), the log
+    assert statements[1].startswith('INSERT INTO "accounts_user"')
+    user = stored(document["id"])
+    assert user.location == acme.organisation.locations.get(name="Leeds")
+
+
+def test_provisioning_a_person_in_code_gives_back_their_resolved_location(acme):
+    from accounts.actions import provision_user
+
+    user = provision_user(acme.organisation, {"user_name": "kim@acme.test", "idp_location": " leeds "})
+
+    assert isinstance(user.location_id, int) and user.location.name == "Leeds"
+
+
 def test_an_unusable_phone_number_never_blocks_provisioning(scim):
     body = load("entra/create_user")
     body[KLAXON_USER_SCHEMA]["notificationPhoneNumber"] = "call reception"
