@@ -221,16 +221,22 @@ def delete_user(user: User) -> None:
 
 def find_members(organisation: Organisation, member_ids) -> dict[str, int]:
     """Map each SCIM id that is a person of `organisation` to its database key."""
+    parsed = _as_uuids(member_ids)
+    found = dict(
+        User.objects.filter(organisation=organisation, scim_id__in=set(parsed.values())).values_list("scim_id", "pk")
+    )
+    return {raw: found[ident] for raw, ident in parsed.items() if ident in found}
+
+
+def _as_uuids(member_ids) -> dict[str, uuid.UUID]:
+    """Each id as sent, with its UUID; ids that are no UUID name no one and are left out."""
     parsed = {}
     for raw in member_ids:
         try:
             parsed[str(raw)] = uuid.UUID(str(raw))
         except ValueError:
             continue
-    found = dict(
-        User.objects.filter(organisation=organisation, scim_id__in=set(parsed.values())).values_list("scim_id", "pk")
-    )
-    return {raw: found[ident] for raw, ident in parsed.items() if ident in found}
+    return parsed
 
 
 def resolve_member_map(organisation: Organisation, member_ids) -> dict[str, int]:
@@ -304,12 +310,8 @@ def add_members_to_group(organisation: Organisation, group_id, member_ids, *, di
     PATCHes of one group as SELECT ... FOR UPDATE does on the general path.
     """
     displays = displays or {}
-    wanted = {}
-    for raw in member_ids:
-        try:
-            wanted[str(raw)] = uuid.UUID(str(raw))
-        except ValueError:
-            _refuse_unknown({str(raw)})
+    wanted = _as_uuids(member_ids)
+    _refuse_unknown({str(raw) for raw in member_ids} - set(wanted))
     if connection.vendor != "postgresql" or any(displays.values()):
         # Names to keep beside the members (Okta sends them) are matched to people in Python:
         # a join in SQL can be planned as a nested loop when statistics are stale.

@@ -74,7 +74,8 @@ def people_list(request):
     found = queries.people(organisation, request.GET, sync_started_at=sync_started_at).only(*PEOPLE_LIST_FIELDS)
     filters = request.GET.copy()
     filters.pop("page", None)
-    listing = f"people:{organisation.pk}:{filters.urlencode()}"
+    filters = filters.urlencode()
+    listing = f"people:{organisation.pk}:{filters}"
     wanted = request.GET.get("page")
     total, rows = page_of(found, (_page_number(wanted) - 1) * PAGE_SIZE, PAGE_SIZE, listing=listing)
     page = Paginator(range(total), PAGE_SIZE).get_page(wanted)  # numbers past the end give the last page
@@ -83,7 +84,7 @@ def people_list(request):
     page.object_list = rows
     return render(request, "accounts/people_list.html", {
         "page": page,
-        "filters": filters.urlencode(),
+        "filters": filters,
         "params": request.GET,
         "locations": Location.objects.filter(organisation=organisation),
         "groups": Group.objects.filter(organisation=organisation).only("pk", "display_name"),
