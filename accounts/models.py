@@ -176,6 +176,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_idp_managed(self) -> bool:
         return self.source == self.Source.IDENTITY_PROVIDER
 
+    @property
+    def location_name(self) -> str | None:
+        return self.location.name if self.location_id else None
+
 
 class Group(models.Model):
     """A target for alerts; its members are people of the same organisation."""

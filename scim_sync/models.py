@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organisation
+from klaxon_site.lib.paging import SNAPSHOT_SECONDS, Bookmark
 
 TOKEN_PREFIX = "klx_"
 # "klx_" and 8 characters of the random part: enough to tell tokens apart, useless to guess with.
@@ -241,6 +242,7 @@ class PageBookmark(models.Model):
     listing = models.CharField(max_length=64, help_text="SHA-256 of organisation, resource type and filter.")
     position = models.PositiveBigIntegerField(help_text="How many rows come before this point.")
     key = models.BigIntegerField(help_text="Primary key of the row just before it.")
+    total = models.PositiveBigIntegerField(null=True, help_text="The count the listing's first page took.")
     written_at = models.DateTimeField(default=timezone.now)
 
     objects = PageBookmarkQuerySet.as_manager()
@@ -256,33 +258,32 @@ class ListingBookmarks:
     def __init__(self, digest: str):
         self.digest = digest
 
-    def nearest(self, position: int) -> tuple[int, int] | None:
-        """(position, key) of the fresh bookmark at or before `position`, if any.
+    def nearest(self, position: int) -> Bookmark | None:
+        """The fresh bookmark at or before `position`, if any.
 
         Not only the exact one: a client fetching pages in parallel asks for page n+1
         before page n has been served, and then starts a few pages back.
         """
-        from klaxon_site.lib.paging import SNAPSHOT_SECONDS
-
         fresh = timezone.now() - datetime.timedelta(seconds=SNAPSHOT_SECONDS)
         fresh = connection.ops.adapt_datetimefield_value(fresh)
         with connection.cursor() as cursor:
             cursor.execute(_NEAREST_BOOKMARK_SQL, [self.digest, position, fresh])
             row = cursor.fetchone()
-        return (row[0], row[1]) if row else None
+        return Bookmark(*row) if row else None
 
-    def save(self, position: int, key: int) -> None:
+    def save(self, position: int, key: int, total: int | None = None) -> None:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         with connection.cursor() as cursor:
-            cursor.execute(_SAVE_BOOKMARK_SQL, [self.digest, position, key, now])
+            cursor.execute(_SAVE_BOOKMARK_SQL, [self.digest, position, key, total, now])
 
 
 _NEAREST_BOOKMARK_SQL = (
-    f'SELECT "position", "key" FROM {PageBookmark._meta.db_table} WHERE listing = %s AND "position" <= %s '
+    f'SELECT "position", "key", total FROM {PageBookmark._meta.db_table} WHERE listing = %s AND "position" <= %s '
     'AND written_at >= %s ORDER BY "position" DESC LIMIT 1'
 )
 # One statement on PostgreSQL and SQLite alike: the latest page to end here wins.
 _SAVE_BOOKMARK_SQL = (
-    f'INSERT INTO {PageBookmark._meta.db_table} (listing, "position", "key", written_at) VALUES (%s, %s, %s, %s) '
-    'ON CONFLICT (listing, "position") DO UPDATE SET "key" = excluded."key", written_at = excluded.written_at'
+    f'INSERT INTO {PageBookmark._meta.db_table} (listing, "position", "key", total, written_at) '
+    'VALUES (%s, %s, %s, %s, %s) ON CONFLICT (listing, "position") '
+    'DO UPDATE SET "key" = excluded."key", total = excluded.total, written_at = excluded.written_at'
 )

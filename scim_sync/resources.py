@@ -3,6 +3,7 @@
 Only translation lives here; every change is made by the domain actions.
 """
 
+from django.db.models import F
 from pydantic import ValidationError
 from scim2_models import Context, InvalidValueException, PatchOp
 
@@ -17,12 +18,17 @@ from scim_sync.schema import (
 )
 
 _NOT_STORED = ("id", "meta", "schemas", "password", "groups")
-# The columns user_document reads; lists load nothing else.
-USER_DOCUMENT_FIELDS = (
-    "scim_id", "organisation_id", "user_name", "external_id", "is_active", "scim_attributes", "date_joined",
-    "updated_at", "given_name", "family_name", "display_name", "email", "notification_phone", "source",
-    "location__name", "idp_location", "idp_notification_phone",
+# What user_document reads. Reads and lists take only these, as plain rows: building a
+# model instance per person was half the CPU of a page of 100.
+USER_ROW_FIELDS = (
+    "pk", "scim_id", "user_name", "external_id", "is_active", "scim_attributes", "date_joined", "updated_at",
+    "given_name", "family_name", "display_name", "email", "notification_phone", "location_name",
 )
+
+
+def user_rows(users):
+    """`users` as named rows with the attributes of a User that user_document reads."""
+    return users.annotate(location_name=F("location__name")).values_list(*USER_ROW_FIELDS, named=True)
 
 
 def version_of(obj) -> str:
@@ -41,7 +47,10 @@ def _meta(obj, resource_type: str, created, location: str) -> dict:
 
 
 def user_document(user: User, base_url: str) -> dict:
-    """The SCIM User as the provider last wrote it, with Klaxon's id and meta."""
+    """The SCIM User as the provider last wrote it, with Klaxon's id and meta.
+
+    `user` is a User or one of user_rows.
+    """
     doc = dict(user.scim_attributes) if user.scim_attributes else _manual_user_attributes(user)
     doc["userName"] = user.user_name
     if "active" in doc or not user.scim_attributes:
@@ -65,8 +74,8 @@ def _manual_user_attributes(user: User) -> dict:
     if user.email:
         doc["emails"] = [{"value": user.email, "type": "work", "primary": True}]
     klaxon = {}
-    if user.location_id:
-        klaxon["location"] = user.location.name
+    if user.location_name:
+        klaxon["location"] = user.location_name
     if user.notification_phone:
         klaxon["notificationPhoneNumber"] = user.notification_phone
     if klaxon:

@@ -219,15 +219,16 @@ class UserViewMixin:
     resource_type = "User"
 
     def users(self):
-        return (
-            User.objects.filter(organisation=self.organisation).select_related("location")
-            .only(*resources.USER_DOCUMENT_FIELDS)
-        )
+        """The organisation's people as the rows user_document reads."""
+        return resources.user_rows(User.objects.filter(organisation=self.organisation))
 
     def get_user(self, scim_id, *, lock=False) -> User:
-        # A write loads the whole row (and locks it); a read only what the document needs.
-        users = User.objects.filter(organisation=self.organisation).select_related("location")
-        users = users.select_for_update(of=("self",)) if lock else self.users()
+        """The person to change, whole and locked; or, to read, the row of their document."""
+        if lock:
+            users = User.objects.filter(organisation=self.organisation).select_related("location")
+            users = users.select_for_update(of=("self",))
+        else:
+            users = self.users()
         try:
             user = users.get(scim_id=scim_id)
         except (User.DoesNotExist, ValueError):

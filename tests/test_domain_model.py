@@ -4,6 +4,8 @@ Each uniqueness test writes with the ORM's plain create()/update(), which skips 
 validation, so only a database constraint can refuse the row.
 """
 
+import datetime
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -194,3 +196,17 @@ def test_the_database_holds_a_one_default_per_organisation_rule(db):
         constraints = connection.introspection.get_constraints(cursor, Location._meta.db_table)
 
     assert constraints["locations_location_one_default"]["unique"]
+
+
+def test_timestamps_come_back_exactly_as_written_and_in_utc(acme):
+    written = datetime.datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=datetime.timezone.utc)
+    User.objects.filter(pk=acme.admin.pk).update(date_joined=written)
+    read = User.objects.values_list("date_joined", flat=True).get(pk=acme.admin.pk)
+    assert read == written and read.tzinfo is datetime.timezone.utc
+    if connection.vendor == "postgresql":
+        # Read by psycopg's C loader (klaxon_site.lib.database), not Django's pure-Python one.
+        from psycopg import adapters
+        from psycopg.pq import Format
+
+        loader = connection.connection.adapters.get_loader(adapters.types["timestamptz"].oid, Format.TEXT)
+        assert loader.__name__ == "UtcTimestamptzLoader"

@@ -306,6 +306,27 @@ def test_the_next_page_continues_where_the_last_one_ended_without_walking_rows(s
     ]
 
 
+def test_a_later_page_reads_its_total_with_its_bookmark_in_one_statement(scim, people):
+    listing(scim, startIndex=1, count=2)
+    with CaptureQueriesContext(connection) as queries:
+        second = listing(scim, startIndex=3, count=2)
+    statements = [q["sql"] for q in queries.captured_queries]
+    # The token, the nearest bookmark with the listing's total, the page, this page's
+    # bookmark, the activity log row: no COUNT and no cache read.
+    assert len(statements) == 5 and second["totalResults"] == 5
+    assert counts_in(queries) == 0 and not any("klaxon_cache" in sql for sql in statements)
+
+
+@pytest.mark.parametrize("sort", [{}, {"sortBy": "userName"}])
+def test_pages_deep_in_a_list_walk_keys_first_and_are_the_same_pages(scim, people, monkeypatch, sort):
+    everyone = [r["id"] for r in listing(scim, count=10, **sort)["Resources"]]
+    monkeypatch.setattr("klaxon_site.lib.paging.DIRECT_WALK", 0)  # every page past the first is "deep"
+    with CaptureQueriesContext(connection) as queries:
+        deep = listing(scim, filter='userName co "@"', startIndex=3, count=2, **sort)
+    assert [r["id"] for r in deep["Resources"]] == everyone[2:4]
+    assert any(sql.startswith('SELECT "ACCOUNTS_USER"."ID" AS "PK" FROM') for sql in people_queries(queries))
+
+
 def test_another_organisations_listing_never_answers_with_this_ones_count(scim, people, scim_globex, globex):
     assert listing(scim, startIndex=1, count=1)["totalResults"] == 5
     theirs = User.objects.filter(organisation=globex.organisation).count()

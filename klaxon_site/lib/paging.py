@@ -9,6 +9,7 @@ next page of a listing starts from a bookmark where the last one ended (keyset) 
 """
 
 import hashlib
+from typing import NamedTuple
 
 from django.core.cache import cache
 from django.db import connection
@@ -17,25 +18,35 @@ from django.db import connection
 SNAPSHOT_SECONDS = 120
 # Past this the page is empty without asking: a huge offset would overflow OFFSET.
 MAX_OFFSET = 2**53
+# A page this few rows past its start (the list's or a bookmark's) is read in one query;
+# further on, keys are walked first (see rows_at).
+DIRECT_WALK = 500
 
 
-def rows_at(queryset, offset: int, limit: int, bookmarks=None) -> list:
+class Bookmark(NamedTuple):
+    """A served page of a listing ended at `position`, on the row with primary key `key`;
+    `total` is the count the listing's first page took."""
+
+    position: int
+    key: int
+    total: int | None
+
+
+def rows_at(queryset, offset: int, limit: int, bookmark: Bookmark | None = None) -> list:
     """The ordered rows [offset, offset + limit) of `queryset`.
 
-    Keys first, then rows, rather than one query with a subquery: right after a large
-    initial synchronisation the table has no statistics yet, and PostgreSQL then planned
-    `pk IN (subquery)` as a nested loop that ran the subquery once per row (0.9 s for a
-    page of 2,000 people). A list of keys has only one plan. With `bookmarks` (for lists
-    in primary-key order) a page continues after the last key of the nearest page served
-    before it instead of walking every row from the start.
+    With a `bookmark` (for lists in primary-key order) the page continues after the last
+    key of a page served before it instead of walking every row from the start. Deep in
+    the list, keys first, then rows, rather than one query with a subquery: right after a
+    large initial synchronisation the table has no statistics yet, and PostgreSQL then
+    planned `pk IN (subquery)` as a nested loop that ran the subquery once per row (0.9 s
+    for a page of 2,000 people). A list of keys has only one plan.
     """
-    bookmark = bookmarks.nearest(offset) if bookmarks is not None and offset else None
     if bookmark:
-        position, key = bookmark
-        after = queryset.filter(pk__gt=key).values_list("pk", flat=True)
-        keys = list(after[offset - position:offset - position + limit])
-    else:
-        keys = list(queryset.values_list("pk", flat=True)[offset:offset + limit])
+        queryset, offset = queryset.filter(pk__gt=bookmark.key), offset - bookmark.position
+    if offset <= DIRECT_WALK:
+        return list(queryset[offset:offset + limit])
+    keys = list(queryset.values_list("pk", flat=True)[offset:offset + limit])
     if not keys:
         return []
     if connection.vendor == "postgresql":
@@ -51,19 +62,24 @@ def page_of(queryset, offset: int, limit: int, *, listing: str, bookmarks=None) 
 
     A page shorter than `limit` ends the list, so it tells the total itself: a look-up
     such as `userName eq "…"` costs no COUNT(*). A full page needs the count. The count
-    a first page takes is kept for SNAPSHOT_SECONDS in the shared cache under `listing`
-    (what is listed, as text), so a client paging through 100,000 people pays for one
-    COUNT(*), not a thousand; within that time a later page's total is the snapshot's.
-    `bookmarks` (see rows_at) records where each full page ends.
+    a first page takes answers for the listing's later pages: those that continue from
+    `bookmarks` (see rows_at) carry it, and for SNAPSHOT_SECONDS the shared cache keeps it
+    under `listing` (what is listed, as text). A client paging through 100,000 people
+    pays for one COUNT(*), not a thousand.
     """
-    rows = rows_at(queryset, offset, limit, bookmarks) if limit and offset < MAX_OFFSET else []
-    if bookmarks is not None and rows and len(rows) == limit:
-        bookmarks.save(offset + limit, rows[-1].pk)
+    bookmark, rows = None, []
+    if limit and offset < MAX_OFFSET:
+        bookmark = bookmarks.nearest(offset) if bookmarks is not None and offset else None
+        rows = rows_at(queryset, offset, limit, bookmark)
     if rows and len(rows) < limit or (offset == 0 and limit and not rows):
         return offset + len(rows), rows
-    key = "listing-total:" + hashlib.sha256(listing.encode()).hexdigest()
-    total = cache.get(key) if offset and rows else None
+    total = bookmark.total if bookmark and rows else None
     if total is None:
-        total = queryset.count()
-        cache.set(key, total, SNAPSHOT_SECONDS)
+        key = "listing-total:" + hashlib.sha256(listing.encode()).hexdigest()
+        total = cache.get(key) if offset and rows else None
+        if total is None:
+            total = queryset.count()
+            cache.set(key, total, SNAPSHOT_SECONDS)
+    if bookmarks is not None and rows:
+        bookmarks.save(offset + limit, rows[-1].pk, total)
     return total, rows
