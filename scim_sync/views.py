@@ -137,8 +137,8 @@ class ScimView(APIView):
         ]:
             raise ScimError(412, "The resource changed since that version was read.")
 
-    def page(self, queryset, columns, translator):
-        """Filter, sort and slice in the database; returns (total, start, objects)."""
+    def page(self, queryset, columns, translator, read=None):
+        """Filter, sort and slice in the database; returns (total, start, rows read with `read`)."""
         params = self.params()
         text = params.get("filter")
         if text:
@@ -154,7 +154,7 @@ class ScimView(APIView):
         # Bookmarks serve lists in their default order (by key), the order clients page in.
         bookmarks = PageBookmark.objects.for_listing(listing) if order == "pk" else None
         total, objects = page_of(queryset.order_by(order, "pk"), start - 1, count, listing=listing,
-                                 bookmarks=bookmarks)
+                                 bookmarks=bookmarks, read=read)
         return total, start, objects
 
     @staticmethod
@@ -218,15 +218,17 @@ def _integer(params, name: str, default: int) -> int:
 class UserViewMixin:
     resource_type = "User"
 
+    def people(self):
+        return User.objects.filter(organisation=self.organisation)
+
     def users(self):
         """The organisation's people as the rows user_document reads."""
-        return resources.user_rows(User.objects.filter(organisation=self.organisation))
+        return resources.user_rows(self.people())
 
     def get_user(self, scim_id, *, lock=False) -> User:
         """The person to change, whole and locked; or, to read, the row of their document."""
         if lock:
-            users = User.objects.filter(organisation=self.organisation).select_related("location")
-            users = users.select_for_update(of=("self",))
+            users = self.people().select_related("location").select_for_update(of=("self",))
         else:
             users = self.users()
         try:
@@ -240,7 +242,7 @@ class UserViewMixin:
 class UserList(UserViewMixin, ScimView):
     def get(self, request, endpoint_key):
         projection = self.projection()
-        total, start, users = self.page(self.users(), USER_COLUMNS, USER_FILTERS)
+        total, start, users = self.page(self.people(), USER_COLUMNS, USER_FILTERS, read=resources.user_rows)
         return self.list_response(
             total, start, [projection.apply(resources.user_document(u, self.base_url)) for u in users]
         )

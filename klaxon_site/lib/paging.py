@@ -18,8 +18,8 @@ from django.db import connection
 SNAPSHOT_SECONDS = 120
 # Past this the page is empty without asking: a huge offset would overflow OFFSET.
 MAX_OFFSET = 2**53
-# A page this few rows past its start (the list's or a bookmark's) is read in one query;
-# further on, keys are walked first (see rows_at).
+# A page this few rows past a bookmark is read in one query; further on, keys are walked
+# first (see rows_at).
 DIRECT_WALK = 500
 
 
@@ -32,20 +32,24 @@ class Bookmark(NamedTuple):
     total: int | None
 
 
-def rows_at(queryset, offset: int, limit: int, bookmark: Bookmark | None = None) -> list:
-    """The ordered rows [offset, offset + limit) of `queryset`.
+def rows_at(queryset, offset: int, limit: int, bookmark: Bookmark | None = None, read=None) -> list:
+    """The ordered rows [offset, offset + limit) of `queryset`, read with `read` (a function
+    of a queryset, such as a values_list; by default the model instances).
 
     With a `bookmark` (for lists in primary-key order) the page continues after the last
-    key of a page served before it instead of walking every row from the start. Deep in
-    the list, keys first, then rows, rather than one query with a subquery: right after a
-    large initial synchronisation the table has no statistics yet, and PostgreSQL then
-    planned `pk IN (subquery)` as a nested loop that ran the subquery once per row (0.9 s
-    for a page of 2,000 people). A list of keys has only one plan.
+    key of a page served before it instead of walking every row from the start, and close
+    to it the page is read in one query. Otherwise keys first, then rows: the keys' query
+    is cheap to compile and run, so a look-up that finds nothing (an identity provider's
+    GET before each POST) costs little; and right after a large initial synchronisation
+    the table has no statistics yet, when PostgreSQL planned `pk IN (subquery)` as a
+    nested loop that ran the subquery once per row (0.9 s for a page of 2,000 people).
+    A list of keys has only one plan.
     """
+    read = read or (lambda rows: rows)
     if bookmark:
         queryset, offset = queryset.filter(pk__gt=bookmark.key), offset - bookmark.position
-    if offset <= DIRECT_WALK:
-        return list(queryset[offset:offset + limit])
+        if offset <= DIRECT_WALK:
+            return list(read(queryset)[offset:offset + limit])
     keys = list(queryset.values_list("pk", flat=True)[offset:offset + limit])
     if not keys:
         return []
@@ -53,11 +57,11 @@ def rows_at(queryset, offset: int, limit: int, bookmark: Bookmark | None = None)
         # One array parameter: a hundred `IN (%s, ...)` parameters cost more to quote and parse.
         table = connection.ops.quote_name(queryset.model._meta.db_table)
         column = connection.ops.quote_name(queryset.model._meta.pk.column)
-        return list(queryset.extra(where=[f"{table}.{column} = ANY(%s)"], params=[keys]))
-    return list(queryset.filter(pk__in=keys))
+        return list(read(queryset.extra(where=[f"{table}.{column} = ANY(%s)"], params=[keys])))
+    return list(read(queryset.filter(pk__in=keys)))
 
 
-def page_of(queryset, offset: int, limit: int, *, listing: str, bookmarks=None) -> tuple[int, list]:
+def page_of(queryset, offset: int, limit: int, *, listing: str, bookmarks=None, read=None) -> tuple[int, list]:
     """(total, rows) of the ordered `queryset`'s page [offset, offset + limit).
 
     A page shorter than `limit` ends the list, so it tells the total itself: a look-up
@@ -70,7 +74,7 @@ def page_of(queryset, offset: int, limit: int, *, listing: str, bookmarks=None) 
     bookmark, rows = None, []
     if limit and offset < MAX_OFFSET:
         bookmark = bookmarks.nearest(offset) if bookmarks is not None and offset else None
-        rows = rows_at(queryset, offset, limit, bookmark)
+        rows = rows_at(queryset, offset, limit, bookmark, read)
     if rows and len(rows) < limit or (offset == 0 and limit and not rows):
         return offset + len(rows), rows
     total = bookmark.total if bookmark and rows else None
