@@ -191,6 +191,12 @@ def test_gunicorns_own_lines_are_json_too(monkeypatch, capsys):
     assert entry["message"] == "Worker timeout for [redacted]"
 
 
+def test_worker_heartbeats_are_kept_in_memory_not_on_disk():
+    namespace = {"__file__": str(ROOT / "gunicorn.conf.py")}
+    exec((ROOT / "gunicorn.conf.py").read_text(), namespace)
+    assert namespace["worker_tmp_dir"] == ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+
+
 def test_a_worker_loads_every_view_and_freezes_it_before_serving():
     """Full garbage collections then skip the code's objects (they paused workers 100-190 ms)."""
     script = """
