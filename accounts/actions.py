@@ -10,9 +10,11 @@ import phonenumbers
 from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.identity import check_identifier, identity_key
 from accounts.models import Group, GroupMembership, Organisation, PortalSession, User
 from accounts.signals import user_deactivated_by_provider
 from locations.actions import resolve_location, resolved_location_id
@@ -58,9 +60,20 @@ def national_format(e164: str) -> str:
     return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
+MAX_PHONE_CHARS = User._meta.get_field("idp_notification_phone").max_length
+
+
 def set_notification_phone(user: User, raw: str | None, *, from_identity_provider: bool) -> None:
-    """Store the number as sent (when from the provider) and its E.164 form (unsaved)."""
-    result = normalise_phone(raw, user.organisation.phone_region)
+    """Store the number as sent (when from the provider) and its E.164 form (unsaved).
+
+    A text too long to be a number is not refused (an unusable number never blocks
+    provisioning): it is flagged, and its first MAX_PHONE_CHARS characters are kept.
+    """
+    if raw is not None and len(raw) > MAX_PHONE_CHARS:
+        result = NormalisedPhone("", f"This is not a phone number: it is longer than {MAX_PHONE_CHARS} characters.")
+        raw = raw[:MAX_PHONE_CHARS]
+    else:
+        result = normalise_phone(raw, user.organisation.phone_region)
     if from_identity_provider:
         user.idp_notification_phone = raw
     user.notification_phone = result.e164
@@ -72,7 +85,7 @@ def set_idp_location(user: User, raw: str | None) -> None:
 
     A location chosen in Klaxon is kept until the provider sends a different value.
     """
-    changed = user.location_id is None or (raw or "").strip().lower() != (user.idp_location or "").strip().lower()
+    changed = user.location_id is None or identity_key(raw) != identity_key(user.idp_location)
     user.idp_location = raw
     if changed and user.pk is None:
         user.location_id = resolved_location_id(user.organisation, raw)  # by the INSERT, read back on save
@@ -113,6 +126,10 @@ def reactivate_user(user: User) -> None:
 def create_manual_user(organisation: Organisation, user_name: str, *, password: str | None = None,
                        role: str = User.Role.USER, **fields) -> User:
     user = User(organisation=organisation, user_name=user_name.strip(), role=role, source=User.Source.MANUAL, **fields)
+    check_identifier(user.user_name, "The username", "user_name")
+    check_identifier(user.email, "The e-mail address", "email")
+    # An address an administrator or operator typed is where this person's resets go.
+    user.recovery_email = user.recovery_email or user.email
     user.location = resolve_location(organisation, None)
     user.set_password(password) if password else user.set_unusable_password()
     user.full_clean(exclude=["password"])
@@ -131,11 +148,24 @@ PROVISIONED_FIELDS = (
 )
 
 
+# What each column is called in SCIM, for error messages the provider can act on.
+SCIM_NAMES = {
+    "user_name": "userName", "external_id": "externalId", "given_name": "name.givenName",
+    "family_name": "name.familyName", "display_name": "displayName", "email": "emails.value",
+    "department": "department", "employee_number": "employeeNumber", "idp_location": "location",
+}
+# Identifiers: compared by identity key, and refused with hidden characters (accounts/identity.py).
+IDENTIFIER_FIELDS = ("user_name", "email", "idp_location")
+
+
 def _check_lengths(model, values: dict) -> None:
+    """Every column's maximum, enforced before the database sees the value (PostgreSQL
+    refuses an over-long value; SQLite would store it), with the attribute named."""
     for name, value in values.items():
         field = model._meta.get_field(name)
         if isinstance(value, str) and field.max_length and len(value) > field.max_length:
-            raise ValidationError({name: f"{field.verbose_name} is longer than {field.max_length} characters."})
+            attribute = SCIM_NAMES.get(name, field.verbose_name)
+            raise ValidationError({name: f"{attribute} is longer than {field.max_length} characters."})
 
 
 def _conflict(error: IntegrityError, user: User) -> Conflict:
@@ -160,7 +190,9 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
     values["user_name"] = (values.get("user_name") or "").strip()
     if not values["user_name"]:
         raise ValidationError({"user_name": "userName is required."})
-    _check_lengths(User, {k: values.get(k) for k in PROVISIONED_FIELDS if values.get(k) is not None})
+    _check_lengths(User, {k: values.get(k) for k in (*PROVISIONED_FIELDS, "idp_location") if values.get(k) is not None})
+    for name in IDENTIFIER_FIELDS:
+        check_identifier(values.get(name), SCIM_NAMES[name], name)
     if user is not None:
         with transaction.atomic(savepoint=False):  # a clash aborts the caller's transaction anyway
             return _write_provisioned(organisation, user, values)
@@ -171,7 +203,7 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
             manual = (
                 User.objects.select_for_update()
                 .filter(organisation=organisation, source=User.Source.MANUAL,
-                        user_name__lower=values["user_name"].lower())
+                        user_name_key=identity_key(values["user_name"]))
                 .first()
             )
             if manual is None:
@@ -180,6 +212,7 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
 
 
 def _write_provisioned(organisation: Organisation, user: User, values: dict) -> User:
+    previous_email = user.email
     for name in PROVISIONED_FIELDS:
         value = values.get(name)
         setattr(user, name, value if name == "external_id" else (value or ""))
@@ -208,7 +241,25 @@ def _write_provisioned(organisation: Organisation, user: User, values: dict) -> 
     if deactivated:
         end_sessions(user)
         user_deactivated_by_provider.send(sender=User, organisation=organisation, user=user)
+    if user.recovery_email and identity_key(previous_email) != identity_key(user.email) and previous_email:
+        _announce_email_change(user, previous_email)
     return user
+
+
+def _announce_email_change(user: User, previous: str) -> None:
+    """The provider changed the address of a person who can sign in: tell them at the address
+    they verified (password resets keep going there), once the change is committed."""
+    organisation = user.organisation
+    body = (
+        f"Hello {user.get_short_name()},\n\nYour organisation's identity provider changed the e-mail address "
+        f"Klaxon holds for you (organisation {organisation.slug}, username {user.user_name}) from "
+        f"{previous} to {user.email}.\n\nPassword resets still go only to {user.recovery_email}. If you did not "
+        "expect this change, tell your Klaxon site administrator.\n"
+    )
+    transaction.on_commit(lambda: send_mail(
+        f"Klaxon: your e-mail address was changed ({organisation.name})", body, None, [user.recovery_email],
+        fail_silently=True,
+    ))
 
 
 def delete_user(user: User) -> None:
@@ -256,11 +307,16 @@ def _save_group(group: Group) -> None:
     _check_lengths(Group, {"display_name": group.display_name, "external_id": group.external_id})
     if not (group.display_name or "").strip():
         raise ValidationError({"display_name": "displayName is required."})
+    check_identifier(group.display_name, "displayName", "display_name")
     try:
         with transaction.atomic(savepoint=False):
             group.save()
-    except IntegrityError:
-        raise Conflict(f"A group called {group.display_name!r} already exists in this organisation.") from None
+    except IntegrityError as error:
+        if group.external_id is not None and "external" in str(error).lower():
+            raise Conflict(f"externalId {group.external_id!r} is already taken by another group "
+                           "in this organisation.") from None
+        raise Conflict(f"displayName {group.display_name!r} is already taken by another group "
+                       "in this organisation.") from None
 
 
 def save_group(group: Group, *, display_name: str, external_id: str | None) -> Group:

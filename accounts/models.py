@@ -8,8 +8,15 @@ from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
+
+from accounts.identity import (
+    IdentityKeyField,
+    check_identifier,
+    check_unique_name,
+    identity_key,
+    refresh_identity_keys,
+)
 
 
 def validate_region(value: str) -> None:
@@ -42,7 +49,7 @@ class UserManager(BaseUserManager):
 
     def get_by_natural_key(self, username):
         """Klaxon staff (no organisation) sign in to /admin/ by their userName alone."""
-        return self.get(organisation=None, user_name__iexact=username)
+        return self.get(organisation=None, user_name_key=identity_key(username))
 
     def create_user(self, user_name, password=None, **fields):
         user = self.model(user_name=user_name, **fields)
@@ -84,11 +91,19 @@ class User(AbstractBaseUser, PermissionsMixin):
     # The opaque SCIM id; the database key never leaves Klaxon.
     scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user_name = models.CharField("userName", max_length=255)
+    # accounts/identity.py: how names compare. NULL only for a look-alike found when keys
+    # were introduced (migration 0007; `manage.py report_lookalikes` lists them).
+    user_name_key = IdentityKeyField(source="user_name", null=True)
     external_id = models.CharField("externalId", max_length=255, null=True, blank=True)
     given_name = models.CharField(max_length=150, blank=True)
     family_name = models.CharField(max_length=150, blank=True)
     display_name = models.CharField(max_length=255, blank=True)
     email = models.EmailField("primary e-mail", max_length=254, blank=True)
+    email_key = IdentityKeyField(source="email")
+    # Where password resets go: an address the person proved they read (by completing an
+    # invitation or a reset mailed to it) or that an administrator gave. The identity
+    # provider never writes it: a SCIM token must not be able to redirect a reset.
+    recovery_email = models.EmailField("verified e-mail for password resets", max_length=254, blank=True)
     is_active = models.BooleanField("active", default=True)
     is_staff = models.BooleanField("Klaxon staff", default=False)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
@@ -101,6 +116,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         "locations.Location", null=True, blank=True, on_delete=models.RESTRICT, related_name="users"
     )
     idp_location = models.CharField("location sent by the identity provider", max_length=255, null=True, blank=True)
+    idp_location_key = IdentityKeyField(source="idp_location")
     # Effective notification number (E.164) beside the value last received as sent.
     notification_phone = models.CharField("notification phone number (E.164)", max_length=20, blank=True)
     idp_notification_phone = models.CharField(
@@ -131,10 +147,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         ordering = ["user_name"]
         constraints = [
             models.UniqueConstraint(
-                "organisation", Lower("user_name"), name="accounts_user_username_ci_unique"
+                fields=["organisation", "user_name_key"], name="accounts_user_username_key_unique"
             ),
             models.UniqueConstraint(
-                Lower("user_name"), condition=Q(organisation=None), name="accounts_user_staff_username_ci_unique"
+                fields=["user_name_key"], condition=Q(organisation=None), name="accounts_user_staff_username_key_unique"
             ),
             models.UniqueConstraint(
                 fields=["organisation", "external_id"],
@@ -148,7 +164,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
         indexes = [
             models.Index(fields=["organisation", "location"], name="accounts_user_org_location"),
-            models.Index("organisation", Lower("email"), name="accounts_user_org_email_ci"),
+            models.Index(fields=["organisation", "email_key"], name="accounts_user_org_email_key"),
+            models.Index(fields=["organisation", "idp_location_key"], name="accounts_user_org_idp_location"),
             # Deep pages walk these without touching the rows (klaxon_site/lib/paging.py):
             # the People page sorts by userName, SCIM lists by id.
             models.Index(fields=["organisation", "user_name", "id"], name="accounts_user_org_username"),
@@ -157,6 +174,13 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.user_name
+
+    def clean(self):
+        super().clean()
+        check_identifier(self.user_name, "The username", "user_name")
+        check_identifier(self.email, "The e-mail address", "email")
+        refresh_identity_keys(self)
+        check_unique_name(self, "user_name_key", "user_name", "The username")
 
     @property
     def full_name(self) -> str:
@@ -187,6 +211,7 @@ class Group(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="groups")
     scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     display_name = models.CharField("displayName", max_length=255)
+    display_name_key = IdentityKeyField(source="display_name", null=True)
     external_id = models.CharField("externalId", max_length=255, null=True, blank=True)
     members = models.ManyToManyField(User, through="GroupMembership", related_name="klaxon_groups", blank=True)
     source = models.CharField(max_length=20, choices=User.Source.choices, default=User.Source.MANUAL)
@@ -197,7 +222,7 @@ class Group(models.Model):
         ordering = ["display_name"]
         constraints = [
             models.UniqueConstraint(
-                "organisation", Lower("display_name"), name="accounts_group_displayname_ci_unique"
+                fields=["organisation", "display_name_key"], name="accounts_group_displayname_key_unique"
             ),
             models.UniqueConstraint(
                 fields=["organisation", "external_id"],
@@ -208,6 +233,11 @@ class Group(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def clean(self):
+        check_identifier(self.display_name, "displayName", "display_name")
+        refresh_identity_keys(self)
+        check_unique_name(self, "display_name_key", "display_name", "A group called")
 
 
 class GroupMembership(models.Model):

@@ -33,6 +33,8 @@ KLAXON_ALERT_AUTH_WINDOW_MINUTES = env_int("KLAXON_ALERT_AUTH_WINDOW_MINUTES", 1
 KLAXON_ALERT_SILENCE_HOURS = env_int("KLAXON_ALERT_SILENCE_HOURS", 24)
 KLAXON_ALERT_DEACTIVATION_SHARE = env_float("KLAXON_ALERT_DEACTIVATION_SHARE", 0.10)
 KLAXON_ALERT_DEACTIVATION_MINIMUM = env_int("KLAXON_ALERT_DEACTIVATION_MINIMUM", 3)
+# How many proxies in front of Klaxon append to X-Forwarded-For (klaxon_site/lib/client_address.py).
+KLAXON_TRUSTED_PROXIES = env_int("KLAXON_TRUSTED_PROXIES", 0)
 # Mounts the benchmark's yardstick view (bench/run.py); never on in production.
 KLAXON_BENCH_CEILING = env_bool("KLAXON_BENCH_CEILING", False)
 

@@ -3,8 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Lower, Trim
 
+from accounts.identity import check_identifier, identity_key
 from locations.models import DEFAULT_LOCATION_NAME, Location
 
 
@@ -17,25 +17,25 @@ def default_location(organisation) -> Location:
 
 
 def resolve_location(organisation, name: str | None) -> Location:
-    """The organisation's location called `name` (trimmed, any case), else `Default`.
+    """The organisation's location called `name` (by identity key: any case, any Unicode
+    form, trimmed), else `Default`.
 
     One hand-written query, the match if there is one, else Default (false sorts first):
     it runs for every person an identity provider creates, where compiling the ORM's
     version cost five times more than running it.
     """
-    wanted = clean_location_name(name).lower()
-    return next(iter(Location.objects.raw(_RESOLVE_SQL, [organisation.pk, wanted])))
+    return next(iter(Location.objects.raw(_RESOLVE_SQL, [organisation.pk, identity_key(name)])))
 
 
 def resolved_location_id(organisation, name: str | None) -> RawSQL:
     """resolve_location's answer as an SQL expression: an INSERT of a new person resolves
     their location in the same statement (one round trip fewer per person created)."""
     return RawSQL(f"(SELECT id FROM ({_RESOLVE_SQL}) AS resolved)",
-                  [organisation.pk, clean_location_name(name).lower()])
+                  [organisation.pk, identity_key(name)])
 
 
 _RESOLVE_SQL = (
-    f"SELECT * FROM {Location._meta.db_table} WHERE organisation_id = %s AND (LOWER(name) = %s OR is_default) "
+    f"SELECT * FROM {Location._meta.db_table} WHERE organisation_id = %s AND (name_key = %s OR is_default) "
     "ORDER BY is_default LIMIT 1"
 )
 
@@ -44,10 +44,8 @@ def _users_waiting_for(location: Location):
     """People on `Default` whose identity-provider location names `location`."""
     from accounts.models import User
 
-    return (
-        User.objects.filter(organisation=location.organisation, location__is_default=True)
-        .annotate(wanted=Lower(Trim("idp_location")))
-        .filter(wanted=location.name.lower())
+    return User.objects.filter(
+        organisation=location.organisation, location__is_default=True, idp_location_key=identity_key(location.name)
     )
 
 
@@ -59,6 +57,7 @@ def _pick_up_waiting_users(location: Location) -> int:
 
 
 def _save_name(location: Location) -> None:
+    check_identifier(location.name, "The location name", "name")
     try:
         with transaction.atomic():
             location.full_clean(exclude=["organisation"], validate_unique=False, validate_constraints=False)

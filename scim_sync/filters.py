@@ -8,7 +8,7 @@ cannot filter on is a 400 invalidFilter, never a silently wider result.
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Left, Lower, Right, StrIndex
@@ -18,6 +18,7 @@ from scim2_models import InvalidFilterException, ScimFilter
 from scim2_models.path import AttrPath, Comparison, LogicalExpr, Not, Present, ValuePath
 from scim2_models.path.expressions import CompareOperator, LogicalOperator
 
+from accounts.identity import identity_key
 from accounts.models import GroupMembership
 from scim_sync.schema import (
     CORE_GROUP_SCHEMA,
@@ -34,6 +35,9 @@ class Column:
     lookup: str
     kind: str = "string"  # string | bool | datetime | uuid | json | members
     case_exact: bool = False
+    # The column holding the identity key of an identifier (accounts/identity.py): names are
+    # compared, ordered and matched by it, exactly alike on SQLite and PostgreSQL.
+    key: str = ""
 
 
 _JSON_CORE = ("title", "nickName", "userType", "preferredLanguage", "locale", "timezone", "profileUrl")
@@ -41,20 +45,20 @@ _JSON_CORE = ("title", "nickName", "userType", "preferredLanguage", "locale", "t
 USER_COLUMNS = {
     "id": Column("scim_id", "uuid", True),
     "externalid": Column("external_id", case_exact=True),
-    "username": Column("user_name"),
+    "username": Column("user_name", key="user_name_key"),
     "displayname": Column("display_name"),
     "name.givenname": Column("given_name"),
     "name.familyname": Column("family_name"),
     "name.formatted": Column("scim_attributes__name__formatted", "json"),
     "name.middlename": Column("scim_attributes__name__middleName", "json"),
     "active": Column("is_active", "bool"),
-    "emails": Column("email"),
-    "emails.value": Column("email"),
+    "emails": Column("email", key="email_key"),
+    "emails.value": Column("email", key="email_key"),
     "meta.created": Column("date_joined", "datetime"),
     "meta.lastmodified": Column("updated_at", "datetime"),
     f"{ENTERPRISE_USER_SCHEMA}:department".lower(): Column("department"),
     f"{ENTERPRISE_USER_SCHEMA}:employeenumber".lower(): Column("employee_number"),
-    f"{KLAXON_USER_SCHEMA}:location".lower(): Column("idp_location"),
+    f"{KLAXON_USER_SCHEMA}:location".lower(): Column("idp_location", key="idp_location_key"),
     f"{KLAXON_USER_SCHEMA}:notificationphonenumber".lower(): Column("idp_notification_phone", case_exact=True),
     **{name.lower(): Column(f"scim_attributes__{name}", "json") for name in _JSON_CORE},
 }
@@ -62,7 +66,7 @@ USER_COLUMNS = {
 GROUP_COLUMNS = {
     "id": Column("scim_id", "uuid", True),
     "externalid": Column("external_id", case_exact=True),
-    "displayname": Column("display_name"),
+    "displayname": Column("display_name", key="display_name_key"),
     "meta.created": Column("created", "datetime"),
     "meta.lastmodified": Column("updated_at", "datetime"),
     "members": Column("", "members"),
@@ -170,7 +174,9 @@ class QueryTranslator:
         }[op]
         if column.kind == "json" and suffix in ("gt", "gte", "lt", "lte"):
             raise _invalid("Ordering comparisons are not supported on this attribute.")
-        if not column.case_exact and column.kind == "string" and suffix in ("exact", "gt", "gte", "lt", "lte"):
+        if column.key and value:
+            q = Q(**{f"{column.key}__{suffix}": identity_key(value)})
+        elif not column.case_exact and column.kind == "string" and suffix in ("exact", "gt", "gte", "lt", "lte"):
             # RFC 7644 §3.4.2.2: a caseExact false string is compared and ordered without case.
             # The database lowers both sides: Python's lower() disagrees with SQLite's, which
             # folds ASCII only, and `familyName eq "Öberg"` found nobody. `exact` is served by
@@ -207,9 +213,14 @@ class QueryTranslator:
 
     @staticmethod
     def _compare_datetime(column: Column, op, value) -> Q:
-        moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+        try:
+            moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+            if moment is not None and moment.tzinfo is not None:
+                moment.astimezone(timezone.utc)  # the database compares in UTC
+        except (ValueError, OverflowError):
+            moment = None
         if moment is None:
-            raise _invalid(f"{value!r} is not a date and time (RFC 3339).")
+            raise _invalid(f"{value!r} is not a date and time Klaxon can compare (RFC 3339, years 1 to 9999).")
         suffix = {CompareOperator.eq: "exact", CompareOperator.ne: "exact", CompareOperator.gt: "gt",
                   CompareOperator.ge: "gte", CompareOperator.lt: "lt", CompareOperator.le: "lte"}.get(op)
         if suffix is None:
@@ -304,6 +315,8 @@ def sort_field(columns: dict[str, Column], sort_by: str) -> str:
         column = None
     if column is None or column.kind in ("members",):
         raise _invalid(f"Sorting by {sort_by} is not supported.")
+    if column.key:
+        return column.key
     if column.kind == "string" and not column.case_exact:
         # "for case-insensitive attributes, sort the result using case-insensitive ... order"
         return f"{column.lookup}__lower"

@@ -10,7 +10,7 @@ from scim2_models.path import Comparison, LogicalExpr, ValuePath
 from scim2_models.path.expressions import CompareOperator, LogicalOperator
 
 from accounts import actions
-from accounts.models import Group
+from accounts.models import Group, GroupMembership
 from scim_sync.filters import parse_filter
 from scim_sync.protocol import ScimError
 from scim_sync.schema import CORE_GROUP_SCHEMA, MAX_PATCH_OPERATIONS
@@ -38,13 +38,19 @@ class GroupChange:
         )
 
 
+MAX_MEMBER_DISPLAY_CHARS = GroupMembership._meta.get_field("display").max_length
+
+
 def member_displays(value) -> dict[str, str]:
     """The `display` the provider sent for each member id, to echo back as sent."""
     items = value if isinstance(value, list) else [value]
-    return {
+    displays = {
         item["value"]: item["display"] for item in items
         if isinstance(item, dict) and isinstance(item.get("value"), str) and isinstance(item.get("display"), str)
     }
+    if any(len(display) > MAX_MEMBER_DISPLAY_CHARS for display in displays.values()):
+        raise ScimError(400, f"members.display is longer than {MAX_MEMBER_DISPLAY_CHARS} characters.", "invalidValue")
+    return displays
 
 
 def member_values(value, op: str) -> list[str]:

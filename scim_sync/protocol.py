@@ -79,9 +79,7 @@ class ScimParser(BaseParser):
             raise ScimError(400, "The request body is nested too deeply.", "invalidSyntax")
         if not isinstance(data, dict):
             raise ScimError(400, "The request body must be a JSON object.", "invalidSyntax")
-        if has_nul(data):
-            # PostgreSQL text cannot hold U+0000, and no identity attribute needs it.
-            raise ScimError(400, "Text in the request cannot contain the character U+0000.", "invalidValue")
+        refuse_unstorable_text(data)
         return data
 
 
@@ -95,15 +93,31 @@ def _depth(value, level: int = 0) -> int:
     return level
 
 
-def has_nul(value) -> bool:
-    """Whether any text in a parsed JSON document, keys included, holds U+0000."""
+def unstorable_character(value) -> str | None:
+    """The first character no text column can hold, in any text of a parsed JSON document
+    (keys included) or query: U+0000 (PostgreSQL refuses it) or a lone UTF-16 surrogate,
+    which JSON's "\\ud800" escape can spell but UTF-8 cannot encode (both databases fail
+    on it, and so would every later read of the row)."""
     if isinstance(value, str):
-        return "\x00" in value
+        if value.isascii():
+            return "U+0000" if "\x00" in value else None
+        for char in value:
+            if char == "\x00" or "\ud800" <= char <= "\udfff":
+                return f"U+{ord(char):04X}"
+        return None
     if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
+        return next((found for k, v in value.items()
+                     if (found := unstorable_character(k) or unstorable_character(v))), None)
+    if isinstance(value, list | tuple):
+        return next((found for v in value if (found := unstorable_character(v))), None)
+    return None
+
+
+def refuse_unstorable_text(value) -> None:
+    found = unstorable_character(value)
+    if found:
+        kind = "the character U+0000" if found == "U+0000" else f"a lone surrogate ({found}), which is not Unicode text"
+        raise ScimError(400, f"Text in the request cannot contain {kind}.", "invalidValue")
 
 
 class AlwaysScim(BaseContentNegotiation):

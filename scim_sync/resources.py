@@ -3,12 +3,17 @@
 Only translation lives here; every change is made by the domain actions.
 """
 
+import json
+
 from django.db.models import F
 from pydantic import ValidationError
 from scim2_models import Context, InvalidValueException, PatchOp
 
 from accounts.models import Group, User
+from scim_sync.protocol import ScimError
 from scim_sync.schema import (
+    MAX_ATTRIBUTE_CHARS,
+    MAX_STORED_BYTES,
     CORE_GROUP_SCHEMA,
     CORE_USER_SCHEMA,
     ENTERPRISE_USER_SCHEMA,
@@ -165,6 +170,7 @@ def user_values(resource, *, keep_active: bool | None = None) -> dict:
     for key in _NOT_STORED:
         stored.pop(key, None)
     stored = {key: value for key, value in stored.items() if value not in (None, [], {})}
+    check_stored_size(stored)
     if resource.active is None and keep_active is not None:
         stored["active"] = keep_active
     name = resource.name
@@ -184,6 +190,38 @@ def user_values(resource, *, keep_active: bool | None = None) -> dict:
         "idp_notification_phone": klaxon.get("notificationPhoneNumber"),
         "scim_attributes": stored,
     }
+
+
+def check_stored_size(document: dict) -> None:
+    """Attributes Klaxon keeps only to echo them back (title, addresses, photos, ...) have
+    limits too: each text at most MAX_ATTRIBUTE_CHARS, the whole at most MAX_STORED_BYTES
+    as JSON. Columns have their own, smaller maxima (accounts.actions)."""
+    for path, text in _texts(document):
+        if len(text) > MAX_ATTRIBUTE_CHARS:
+            raise ScimError(400, f"{path} is longer than {MAX_ATTRIBUTE_CHARS} characters.", "invalidValue")
+    size = len(json.dumps(document, ensure_ascii=False).encode())
+    if size > MAX_STORED_BYTES:
+        raise ScimError(400, f"The user's attributes take {size} bytes; Klaxon keeps at most {MAX_STORED_BYTES}.",
+                        "invalidValue")
+
+
+def _texts(value, path: str = ""):
+    """(attribute path, text) for every text in a document; list positions are not named.
+    An extension's attributes are named after its URN: `urn:…:User:department`."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not path:
+                child = key
+            elif path.startswith("urn:") and path.rsplit(":", 1)[-1][:1].isupper():
+                child = f"{path}:{key}"  # the extension's own attributes: its URN ends in its resource type
+            else:
+                child = f"{path}.{key}"
+            yield from _texts(item, child)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item, path)
 
 
 def _work_email(emails) -> str:

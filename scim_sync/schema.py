@@ -33,6 +33,11 @@ MAX_PAGE_SIZE = 200
 MAX_PAYLOAD_BYTES = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # what the parser enforces (413 beyond)
 MAX_PATCH_OPERATIONS = 1000
 MAX_FILTER_LENGTH = 2000
+# Attributes kept only to echo them back (scim_sync.resources.check_stored_size): each text,
+# and a person's whole stored document as JSON. Generous for any real directory: a photo
+# URL or a formatted address is a few hundred characters.
+MAX_ATTRIBUTE_CHARS = 2048
+MAX_STORED_BYTES = 64 * 1024
 # Comparisons, presence tests, and/or/not and value paths in one filter. Identity providers
 # send one or two; a few thousand `or` terms would make a query the database chews on for long.
 MAX_FILTER_NODES = 50

@@ -30,7 +30,7 @@ from scim_sync.protocol import (
     ScimError,
     ScimParser,
     ScimRenderer,
-    has_nul,
+    refuse_unstorable_text,
     error_body,
     scim_exception_handler,
     unhandled_error_response,
@@ -111,8 +111,7 @@ class ScimView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if has_nul(dict(request.query_params.lists())):
-            raise ScimError(400, "Text in the request cannot contain the character U+0000.", "invalidValue")
+        refuse_unstorable_text(dict(request.query_params.lists()))
         scim_id = kwargs.get("scim_id")
         if scim_id is not None and not _is_uuid(scim_id):
             # Klaxon's ids are UUIDs, so anything else names nothing: 404, as Okta's spec

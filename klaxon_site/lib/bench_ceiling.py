@@ -7,6 +7,7 @@ when KLAXON_BENCH_CEILING is on (bench/run.py starts the server that way).
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.identity import identity_key
 from accounts.models import User
 from scim_sync.models import ScimActivity
 
@@ -15,7 +16,7 @@ from scim_sync.models import ScimActivity
 def ceiling(request, slug):
     name = request.GET.get("name", "")
     row = (
-        User.objects.filter(organisation__slug=slug, user_name__lower=name.lower())
+        User.objects.filter(organisation__slug=slug, user_name_key=identity_key(name))
         .values("pk", "organisation_id").first()
     )
     if row:

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts import actions
+from accounts.identity import identity_key
 from accounts.models import Organisation, User
 from locations.actions import create_location
 from locations.models import Location
@@ -41,11 +42,11 @@ class Command(BaseCommand):
                 organisation.name = options["organisation"]
                 organisation.save(update_fields=["name"])
             for name in filter(None, (n.strip() for n in options["locations"].split(","))):
-                if not Location.objects.filter(organisation=organisation, name__iexact=name).exists():
+                if not Location.objects.filter(organisation=organisation, name_key=identity_key(name)).exists():
                     create_location(organisation, name)
 
             password = options["admin_password"]
-            admin = User.objects.filter(organisation=organisation, user_name__iexact=email).first()
+            admin = User.objects.filter(organisation=organisation, user_name_key=identity_key(email)).first()
             if admin is None:
                 password = password or secrets.token_urlsafe(12)
                 admin = actions.create_manual_user(
