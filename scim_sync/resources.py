@@ -72,19 +72,18 @@ def user_document(user: User, base_url: str) -> dict:
 
 
 def _manual_user_attributes(user: User) -> dict:
-    """A person created in Klaxon, described from the columns until a provider writes them."""
+    """A person created in Klaxon, described from the columns until a provider writes them.
+
+    Only what identifies them (names and e-mail), so the provider can match and adopt them:
+    never the location or number chosen in Klaxon by an administrator or the person. The
+    rule (docs/security.md): a SCIM document carries what the provider wrote, and nothing
+    set in Klaxon.
+    """
     doc = {"name": {k: v for k, v in (("givenName", user.given_name), ("familyName", user.family_name)) if v}}
     if user.display_name:
         doc["displayName"] = user.display_name
     if user.email:
         doc["emails"] = [{"value": user.email, "type": "work", "primary": True}]
-    klaxon = {}
-    if user.location_name:
-        klaxon["location"] = user.location_name
-    if user.notification_phone:
-        klaxon["notificationPhoneNumber"] = user.notification_phone
-    if klaxon:
-        doc[KLAXON_USER_SCHEMA] = klaxon
     return {k: v for k, v in doc.items() if v}
 
 

@@ -3,49 +3,6 @@
 import accounts.identity
 from django.db import migrations, models
 
-from accounts.identity import identity_key
-
-BATCH = 2000
-
-
-def backfill(model, source, key, scope, *, unique, extra=None):
-    """Compute `key` from `source` for every row; a second row of one scope with the same key
-    (a look-alike) keeps NULL and is reported, never merged."""
-    def run(apps, schema_editor):
-        Model = apps.get_model(*model.split("."))
-        seen, changed, lookalikes = set(), [], []
-        fields = [key] + (list(extra(None)) if extra else [])
-        for row in Model.objects.order_by("pk").iterator(chunk_size=BATCH):
-            value = identity_key(getattr(row, source))
-            if unique:
-                marker = (getattr(row, scope), value)
-                if marker in seen:
-                    lookalikes.append((row.pk, getattr(row, source)))
-                    value = None
-                seen.add(marker)
-            setattr(row, key, value)
-            if extra:
-                for name, computed in extra(row).items():
-                    setattr(row, name, computed)
-            changed.append(row)
-            if len(changed) >= BATCH:
-                Model.objects.bulk_update(changed, fields)
-                changed = []
-        if changed:
-            Model.objects.bulk_update(changed, fields)
-        for pk, name in lookalikes:
-            print(f"\n  {model} {pk}: {name!r} looks like another one; it keeps no identity key until "
-                  "an administrator renames or removes it (manage.py report_lookalikes).")
-    return run
-
-
-def recovery_email(row):
-    """People who already hold a password keep resets where they went: the address they have."""
-    if row is None:
-        return ["recovery_email"]
-    usable = bool(row.password) and not row.password.startswith("!")
-    return {"recovery_email": row.email if usable else ""}
-
 
 class Migration(migrations.Migration):
 
@@ -96,33 +53,5 @@ class Migration(migrations.Migration):
             model_name='user',
             name='user_name_key',
             field=accounts.identity.IdentityKeyField(default='', editable=False, null=True, source='user_name'),
-        ),
-        migrations.RunPython(backfill("accounts.User", "user_name", "user_name_key", "organisation_id", unique=True,
-                                      extra=recovery_email), migrations.RunPython.noop),
-        migrations.RunPython(backfill("accounts.User", "email", "email_key", "organisation_id", unique=False),
-                             migrations.RunPython.noop),
-        migrations.RunPython(backfill("accounts.User", "idp_location", "idp_location_key", "organisation_id",
-                                      unique=False), migrations.RunPython.noop),
-        migrations.RunPython(backfill("accounts.Group", "display_name", "display_name_key", "organisation_id",
-                                      unique=True), migrations.RunPython.noop),
-        migrations.AddIndex(
-            model_name='user',
-            index=models.Index(fields=['organisation', 'email_key'], name='accounts_user_org_email_key'),
-        ),
-        migrations.AddIndex(
-            model_name='user',
-            index=models.Index(fields=['organisation', 'idp_location_key'], name='accounts_user_org_idp_location'),
-        ),
-        migrations.AddConstraint(
-            model_name='group',
-            constraint=models.UniqueConstraint(fields=('organisation', 'display_name_key'), name='accounts_group_displayname_key_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(fields=('organisation', 'user_name_key'), name='accounts_user_username_key_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(condition=models.Q(('organisation', None)), fields=('user_name_key',), name='accounts_user_staff_username_key_unique'),
         ),
     ]

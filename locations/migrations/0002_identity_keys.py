@@ -8,14 +8,14 @@ from django.db import migrations, models
 def _backfill_names(apps, schema_editor):
     from importlib import import_module
 
-    backfill = import_module("accounts.migrations.0007_identity_keys").backfill
+    backfill = import_module("accounts.migrations.0008_identity_keys_backfill").backfill
     backfill("locations.Location", "name", "name_key", "organisation_id", unique=True)(apps, schema_editor)
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_identity_keys'),
+        ('accounts', '0009_identity_key_constraints'),
         ('locations', '0001_initial'),
     ]
 
@@ -30,8 +30,4 @@ class Migration(migrations.Migration):
             field=accounts.identity.IdentityKeyField(default='', editable=False, null=True, source='name'),
         ),
         migrations.RunPython(_backfill_names, migrations.RunPython.noop),
-        migrations.AddConstraint(
-            model_name='location',
-            constraint=models.UniqueConstraint(fields=('organisation', 'name_key'), name='locations_location_name_key_unique'),
-        ),
     ]
