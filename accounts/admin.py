@@ -37,7 +37,7 @@ class UserAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("organisation", "user_name", "role", "source", "is_active", "is_staff")}),
         ("Identity", {"fields": ("external_id", "given_name", "family_name", "display_name", "email",
-                                 "department", "employee_number")}),
+                                 "recovery_email", "department", "employee_number")}),
         ("Alerting", {"fields": ("location", "idp_location", "notification_phone",
                                  "idp_notification_phone", "phone_problem")}),
         ("History", {"fields": ("date_joined", "last_login", "idp_last_seen_at")}),
@@ -50,6 +50,16 @@ class UserAdmin(admin.ModelAdmin):
             # The identity provider owns these: an edit here would be overwritten at its next push.
             fields += [f for f in IDP_MANAGED_USER_FIELDS if f not in fields] + ["source"]
         return fields
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None or not obj.is_idp_managed:
+            # Every person has both names: identity providers' validators read them (Okta's
+            # SCIM test expects name.givenName and name.familyName of the first person listed).
+            for name in ("given_name", "family_name"):
+                if name in form.base_fields:
+                    form.base_fields[name].required = True
+        return form
 
     def lookup_allowed(self, lookup, value, request=None):
         if lookup.startswith("password"):

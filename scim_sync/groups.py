@@ -38,6 +38,22 @@ class GroupChange:
         )
 
 
+_GROUP_NAMES = {name.lower(): name for name in ("schemas", "id", "externalId", "displayName", "members", "meta")}
+_MEMBER_NAMES = {name.lower(): name for name in ("value", "display", "$ref", "type")}
+
+
+def canonical_group_body(data: dict) -> dict:
+    """A Group body with its attribute names spelled as RFC 7643 §4.2 does, whatever the
+    letter case sent (RFC 7643 §2.1: attribute names are case-insensitive)."""
+    body = {_GROUP_NAMES.get(key.lower(), key): value for key, value in data.items()}
+    if isinstance(body.get("members"), list):
+        body["members"] = [
+            {_MEMBER_NAMES.get(k.lower(), k): v for k, v in item.items()} if isinstance(item, dict) else item
+            for item in body["members"]
+        ]
+    return body
+
+
 MAX_MEMBER_DISPLAY_CHARS = GroupMembership._meta.get_field("display").max_length
 
 

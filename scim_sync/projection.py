@@ -1,12 +1,18 @@
 """`attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5, §3.9)."""
 
+import re
 from dataclasses import dataclass
 
+from scim_sync.protocol import ScimError
 from scim_sync.schema import CORE_GROUP_SCHEMA, CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, KLAXON_USER_SCHEMA
 
 ALWAYS_RETURNED = {"id", "schemas"}
 _EXTENSIONS = {ENTERPRISE_USER_SCHEMA.lower(), KLAXON_USER_SCHEMA.lower()}
 _CORE = (CORE_USER_SCHEMA.lower() + ":", CORE_GROUP_SCHEMA.lower() + ":")
+
+
+# RFC 7644 §3.10: an attribute name, with an optional sub-attribute and schema URN prefix.
+_ATTRIBUTE_PATH = re.compile(r"^(urn:[\w.:\-]+:)?[A-Za-z$][\w$\-]*(\.[A-Za-z$][\w$\-]*)?$|^urn:[\w.:\-]+$", re.IGNORECASE)
 
 
 def _split(path: str) -> tuple[str, str | None]:
@@ -34,7 +40,12 @@ class Projection:
         def paths(value):
             # A query string carries "a,b"; a POST /.search body carries ["a", "b"].
             items = value if isinstance(value, list) else str(value or "").split(",")
-            return tuple(_split(str(p)) for p in items if str(p).strip())
+            items = [str(p).strip() for p in items if str(p).strip()]
+            for item in items:
+                if not _ATTRIBUTE_PATH.match(item):
+                    raise ScimError(400, f"{item!r} is not an attribute name: attributes and excludedAttributes "
+                                         "take names such as emails or name.givenName, not filters.", "invalidValue")
+            return tuple(_split(p) for p in items)
 
         return cls(paths(attributes), paths(excluded))
 

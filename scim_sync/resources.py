@@ -87,17 +87,35 @@ def _manual_user_attributes(user: User) -> dict:
     return {k: v for k, v in doc.items() if v}
 
 
+def _key(mapping: dict, name: str) -> str | None:
+    """The key of `mapping` that is `name` in any letter case (RFC 7643 §2.1: attribute
+    names and schema URNs are case-insensitive), or None."""
+    lowered = name.lower()
+    return next((key for key in mapping if isinstance(key, str) and key.lower() == lowered), None)
+
+
 def normalise_user_payload(payload: dict, base_url: str) -> dict:
     """Tolerate what Entra ID sends that the schema would refuse.
 
-    Entra sends `manager` as a bare id, or as an object without `$ref`.
+    Entra sends `manager` as a bare id, or as an object without `$ref`; Microsoft's
+    validator spells it `"Manager": {"Value": …}`.
     """
-    enterprise = payload.get(ENTERPRISE_USER_SCHEMA)
-    if isinstance(enterprise, dict) and "manager" in enterprise:
-        enterprise = dict(enterprise)
-        enterprise["manager"] = _manager(enterprise["manager"], base_url)
-        payload = {**payload, ENTERPRISE_USER_SCHEMA: enterprise}
+    urn = _key(payload, ENTERPRISE_USER_SCHEMA)
+    enterprise = payload.get(urn) if urn else None
+    if isinstance(enterprise, dict):
+        payload = {key: value for key, value in payload.items() if key != urn}
+        payload[ENTERPRISE_USER_SCHEMA] = _with_manager(enterprise, base_url)
     return payload
+
+
+def _with_manager(attributes: dict, base_url: str) -> dict:
+    """`attributes` with its manager (any letter case) in the shape the schema reads."""
+    name = _key(attributes, "manager")
+    if name is None:
+        return attributes
+    fixed = {key: value for key, value in attributes.items() if key != name}
+    fixed["manager"] = _manager(attributes[name], base_url)
+    return fixed
 
 
 def _manager(value, base_url: str):
@@ -105,11 +123,16 @@ def _manager(value, base_url: str):
         value = value[0] if value else None
     if isinstance(value, str):
         value = {"value": value} if value else None
-    if isinstance(value, dict):
-        if not value.get("value"):
-            return None
-        return {"$ref": f"{base_url}/Users/{value['value']}", **value}
-    return value
+    if not isinstance(value, dict):
+        return value
+    ident = value.get(_key(value, "value") or "value")
+    if not ident:
+        return None
+    manager = {"value": ident, "$ref": value.get(_key(value, "$ref") or "$ref") or f"{base_url}/Users/{ident}"}
+    display = value.get(_key(value, "displayName") or "displayName")
+    if display is not None:
+        manager["displayName"] = display
+    return manager
 
 
 def normalise_patch_payload(payload: dict, base_url: str) -> dict:
@@ -126,9 +149,12 @@ def normalise_patch_payload(payload: dict, base_url: str) -> dict:
             if path.endswith("manager") and "value" in operation:
                 operation = {**operation, "value": _manager(operation["value"], base_url)}
             elif not path and isinstance(operation.get("value"), dict):
-                value = dict(operation["value"])
+                value = _with_manager(operation["value"], base_url)
+                urn = _key(value, ENTERPRISE_USER_SCHEMA)
+                if urn and isinstance(value[urn], dict):
+                    value = {**value, urn: _with_manager(value[urn], base_url)}
                 for key in list(value):
-                    if key.lower().endswith("manager"):
+                    if key.lower().endswith(":manager"):  # "urn:…:enterprise:2.0:User:manager": {...}
                         value[key] = _manager(value[key], base_url)
                 operation = {**operation, "value": value}
         fixed.append(operation)
