@@ -6,7 +6,7 @@ so that a new token is shown once and every rotation follows the same rules.
 
 from django.contrib import admin
 
-from scim_sync.models import ProvisioningAlert, ScimActivity, ScimEndpoint, ScimToken
+from scim_sync.models import AuthFailureSummary, ProvisioningAlert, ScimActivity, ScimEndpoint, ScimToken
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -58,3 +58,15 @@ class ProvisioningAlertAdmin(ReadOnlyAdmin):
     list_display = ("organisation", "condition", "first_raised_at", "last_notified_at", "cleared_at")
     list_filter = ("condition", "organisation")
     list_select_related = ("organisation",)
+
+
+@admin.register(AuthFailureSummary)
+class AuthFailureSummaryAdmin(ReadOnlyAdmin):
+    list_display = ("minute", "organisation", "refused", "throttled", "first_at", "last_at", "addresses", "unlisted")
+    list_filter = ("organisation", "minute")
+    list_select_related = ("organisation",)
+    search_fields = ("addresses",)
+
+    def has_delete_permission(self, request, obj=None):
+        # Part of the audit trail, like the activity log; prune_scim_activity removes old minutes.
+        return False

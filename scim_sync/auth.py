@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
-from scim_sync import health
+from scim_sync import health, refusals
 from scim_sync.models import ScimEndpoint, ScimToken
 
 # Failed attempts allowed per endpoint in one window before further failures get 429.
@@ -47,12 +47,13 @@ def endpoint_for_key(key: str | None) -> ScimEndpoint:
     return endpoint
 
 
-def _count_failure(endpoint: ScimEndpoint) -> None:
+def _count_failure(endpoint: ScimEndpoint, request) -> None:
     """Count a failed attempt on `endpoint`; raise Throttled once the window's allowance is spent.
 
     The counter lives in Django's cache, so it holds across processes when a shared cache
     is configured. Only failures are throttled: a correct token always works, so someone
-    guessing cannot lock the identity provider out.
+    guessing cannot lock the identity provider out. Each refusal, 401 or 429, is counted in the
+    minute's summary (scim_sync.refusals), not in the activity log.
     """
     counter = f"scim:auth-failures:{endpoint.pk}"
     started = f"{counter}:started"
@@ -64,8 +65,11 @@ def _count_failure(endpoint: ScimEndpoint) -> None:
     except ValueError:  # The window expired between add() and incr().
         cache.set(counter, 1, FAILURE_WINDOW_SECONDS)
         failures = 1
+    throttled = failures > MAX_FAILURES
+    refusals.record(endpoint.organisation_id, status=429 if throttled else 401,
+                    address=refusals.source_address(request))
     health.failed_authentication_counted(endpoint.organisation, failures)
-    if failures > MAX_FAILURES:
+    if throttled:
         window_start = cache.get(started, now)
         raise Throttled(wait=max(1, math.ceil(window_start + FAILURE_WINDOW_SECONDS - now)))
 
@@ -84,7 +88,7 @@ class ScimTokenAuthentication(BaseAuthentication):
         raw = bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
         token = ScimToken.objects.for_endpoint(key, raw) if raw else None
         if token is None:
-            _count_failure(endpoint_for_key(key))  # Http404 for an unknown endpoint
+            _count_failure(endpoint_for_key(key), request)  # Http404 for an unknown endpoint
             raise AuthenticationFailed("Authorization failure")
         endpoint = token.organisation.scim_endpoint
 

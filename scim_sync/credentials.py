@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Organisation, User
 from klaxon_site.lib.paging import SNAPSHOT_SECONDS
 from scim_sync.models import (
+    AuthFailureSummary,
     PageBookmark,
     SHOWN_PREFIX_LENGTH,
     TOKEN_PREFIX,
@@ -191,8 +192,10 @@ pending_activity = PendingActivity()
 
 
 def prune_activity(days: int) -> int:
-    """Delete activity older than `days` days (KLAXON_SCIM_LOG_DAYS), and page bookmarks past use;
-    return how many activity rows went."""
-    deleted, _ = ScimActivity.objects.filter(at__lt=timezone.now() - timedelta(days=days)).delete()
+    """Delete activity and summaries of refused requests older than `days` days
+    (KLAXON_SCIM_LOG_DAYS), and page bookmarks past use; return how many activity rows went."""
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = ScimActivity.objects.filter(at__lt=cutoff).delete()
+    AuthFailureSummary.objects.filter(last_at__lt=cutoff).delete()
     PageBookmark.objects.filter(written_at__lt=timezone.now() - timedelta(seconds=SNAPSHOT_SECONDS)).delete()
     return deleted

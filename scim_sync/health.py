@@ -4,9 +4,13 @@ Klaxon decides who receives emergency alerts, so a stale token, a stopped identi
 or a mass deactivation is a safety problem that nobody sees on the provider's side. Three
 conditions are evaluated per organisation:
 
-(a) auth_failures: at least KLAXON_ALERT_AUTH_FAILURES (10) SCIM requests answered 401 in
-    the last KLAXON_ALERT_AUTH_WINDOW_MINUTES (15) minutes: the token was probably rotated
-    or mistyped.
+(a) auth_failures: at least KLAXON_ALERT_AUTH_FAILURES (10) SCIM requests refused (401 or
+    429) in the last KLAXON_ALERT_AUTH_WINDOW_MINUTES (15) minutes, counted from the per-minute
+    summaries of `scim_sync.refusals`. Anyone who knows the endpoint URL can cause this, so
+    what administrators read depends on whether the identity provider's own requests are
+    still accepted (an authenticated request in the same window): if so, the refused ones
+    come from something else and nothing needs to change; only if not may the provider's
+    token be wrong, and the advice explains how to replace it.
 (b) silence: synchronisation was set up (a token generated), and no authenticated SCIM
     request has arrived for KLAXON_ALERT_SILENCE_HOURS (24) hours. Refused requests do not
     count: Entra ID quarantines a job whose token fails and then retries too rarely for (a).
@@ -24,7 +28,7 @@ deactivations, so the first e-mail need not wait for cron.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.core.cache import cache
@@ -37,7 +41,8 @@ from django.utils import timezone
 
 from accounts.models import Organisation, User
 from accounts.signals import user_deactivated_by_provider
-from scim_sync.models import ProvisioningAlert, ScimActivity, ScimEndpoint, ScimToken
+from scim_sync import refusals
+from scim_sync.models import ProvisioningAlert, ScimActivity, ScimEndpoint, ScimToken, sources_text
 
 logger = logging.getLogger(__name__)
 Condition = ProvisioningAlert.Condition
@@ -56,14 +61,19 @@ DEFAULTS = {
     "KLAXON_ALERT_DEACTIVATION_MINIMUM": 3,
 }
 
-# What administrators read, in the e-mail and on the Synchronisation page.
+# What administrators read, in the e-mail and on the Synchronisation page; `advice` picks the
+# text for one evaluation. (a) here is for when no authenticated request arrived in the window.
 ADVICE = {
     Condition.AUTH_FAILURES: (
         "Your identity provider is failing to authenticate",
-        "Klaxon refuses its SCIM requests because the token is wrong: it was probably rotated or mistyped. "
-        "Generate or rotate the token on the Synchronisation page and paste it as the Secret Token in "
-        "Entra ID (Provisioning › Admin Credentials) or as the API token in Okta (Provisioning › Integration). "
-        "Until then, changes to people and groups do not reach Klaxon.",
+        "No request with a valid token has arrived in the last {minutes} minutes, so the token your identity "
+        "provider sends may be wrong: rotated here, or mistyped there. First look at the provisioning log in "
+        "Entra ID or Okta (Entra ID sends changes only about every 40 minutes, so a quiet quarter of an hour "
+        "proves nothing by itself): if it shows no authentication errors, these requests did not come from your "
+        "identity provider and nothing needs to change. If it does, generate or rotate the token on the "
+        "Synchronisation page and paste it as the Secret Token in Entra ID (Provisioning › Admin Credentials) "
+        "or as the API token in Okta (Provisioning › Integration). Until then, changes to people and groups do "
+        "not reach Klaxon.",
     ),
     Condition.SILENCE: (
         "Your identity provider has stopped sending changes",
@@ -81,6 +91,21 @@ ADVICE = {
 }
 
 
+# (a) while the identity provider's own requests are still accepted: someone else, or something
+# else, sends the wrong token. Telling administrators to replace the token would break the
+# working provider, which is what someone sending wrong tokens on purpose would want.
+STILL_ACCEPTED = (
+    "SCIM requests with a wrong token were refused",
+    "Your identity provider's requests are still accepted (last at {last:%H:%M} UTC); these refused requests "
+    "come from other addresses: nothing needs to change unless you do not recognise them. Klaxon answers them "
+    "without revealing anything and slows them down. A second provisioning job still holding an old token "
+    "(another Entra ID application or Okta integration) would explain them; the Synchronisation page lists "
+    "them minute by minute.",
+)
+# Room for the detail of an alert (ProvisioningAlert.detail).
+DETAIL_LENGTH = 255
+
+
 def setting(name: str):
     return getattr(settings, name, DEFAULTS[name])
 
@@ -88,15 +113,28 @@ def setting(name: str):
 # The three conditions: each returns a sentence describing the problem, or None. ------------
 
 
-def auth_failures(organisation: Organisation, now: datetime, *, pending: int = 0) -> str | None:
-    """(a), from the activity log; `pending` counts refusals not logged yet."""
+def auth_failures(organisation: Organisation, now: datetime) -> str | None:
+    """(a), from the summaries of refused requests: how many, and from which addresses."""
     minutes = setting("KLAXON_ALERT_AUTH_WINDOW_MINUTES")
-    refused = ScimActivity.objects.filter(
-        organisation=organisation, status=401, at__gte=now - timedelta(minutes=minutes)
-    ).count() + pending
-    if refused < setting("KLAXON_ALERT_AUTH_FAILURES"):
+    seen = refusals.since(organisation, now - timedelta(minutes=minutes))
+    if seen.refused < setting("KLAXON_ALERT_AUTH_FAILURES"):
         return None
-    return f"{refused} SCIM requests were refused for a wrong or missing token in the last {minutes} minutes."
+    detail = f"{seen.refused:,} SCIM requests were refused for a wrong or missing token in the last {minutes} minutes."
+    unrecorded = " and further addresses" if seen.unlisted else ""
+    room = DETAIL_LENGTH - len(detail) - len(" They came from .") - len(unrecorded)
+    return f"{detail} They came from {sources_text(seen.addresses, room=room)}{unrecorded}."
+
+
+def provider_last_accepted(organisation: Organisation, since: datetime) -> datetime | None:
+    """The latest authenticated SCIM request at or after `since`, or None: the tokens'
+    last_used_at (written at most once a minute) or an activity row, whichever is later.
+    Refused requests are summarised, never logged as activity (scim_sync.refusals); rows
+    with 401 or 429 from before that are left out."""
+    used = ScimToken.objects.filter(organisation=organisation, last_used_at__gte=since).aggregate(
+        last=Max("last_used_at"))["last"]
+    logged = ScimActivity.objects.filter(organisation=organisation, at__gte=since).exclude(
+        status__in=(401, 429)).order_by("-at").values_list("at", flat=True).first()
+    return max(filter(None, (used, logged)), default=None)
 
 
 def silence(organisation: Organisation, now: datetime) -> str | None:
@@ -161,7 +199,7 @@ def raise_alert(organisation: Organisation, condition: str, detail: str, now: da
         due = Q(last_notified_at__isnull=True) | Q(last_notified_at__lte=now - RENOTIFY_AFTER)
         if not alert.filter(due).update(last_notified_at=now):
             return False
-        notify(organisation, condition, detail)
+        notify(organisation, condition, detail, now)
     return True
 
 
@@ -172,11 +210,28 @@ def clear_alert(organisation: Organisation, condition: str, now: datetime) -> bo
     ).update(cleared_at=now))
 
 
-def notify(organisation: Organisation, condition: str, detail: str) -> int:
+def advice(organisation: Organisation, condition: str, now: datetime) -> tuple[str, str]:
+    """The title and advice administrators read about `condition` as things stand at `now`.
+
+    For (a) it depends on whether the identity provider's own requests are still accepted:
+    if one was in the window, the text says so and does not ask for a new token.
+    """
+    title, text = ADVICE[condition]
+    if condition == Condition.AUTH_FAILURES:
+        minutes = setting("KLAXON_ALERT_AUTH_WINDOW_MINUTES")
+        last = provider_last_accepted(organisation, now - timedelta(minutes=minutes))
+        if last is not None:
+            title, text = STILL_ACCEPTED
+            last = last.astimezone(dt_timezone.utc)
+        return title, text.format(minutes=minutes, last=last)
+    return title, text
+
+
+def notify(organisation: Organisation, condition: str, detail: str, now: datetime | None = None) -> int:
     """One e-mail per active site administrator (addresses are not shared); returns how many."""
-    title, advice = ADVICE[condition]
+    title, advice_text = advice(organisation, condition, now or timezone.now())
     page = settings.KLAXON_PUBLIC_URL + reverse("scim_sync:synchronisation")
-    body = f"{detail}\n\n{advice}\n\nSynchronisation page: {page}\n\n" \
+    body = f"{detail}\n\n{advice_text}\n\nSynchronisation page: {page}\n\n" \
            "Klaxon sends this at most once a day while the problem lasts."
     recipients = User.objects.filter(
         organisation=organisation, role=User.Role.SITE_ADMIN, is_active=True
@@ -211,13 +266,16 @@ def evaluate(organisation: Organisation, *, now: datetime | None = None) -> Heal
 
 
 def open_alerts(organisation: Organisation) -> list[dict]:
-    """The Synchronisation page's banner: each open alert with what to do about it."""
+    """The Synchronisation page's banner: each open alert with what to do about it now."""
     alerts = ProvisioningAlert.objects.filter(organisation=organisation, cleared_at__isnull=True)
-    return [
-        {"condition": a.condition, "title": ADVICE[a.condition][0], "advice": ADVICE[a.condition][1],
-         "detail": a.detail, "since": a.first_raised_at}
-        for a in alerts.order_by("first_raised_at") if a.condition in ADVICE
-    ]
+    now = timezone.now()
+    shown = []
+    for a in alerts.order_by("first_raised_at"):
+        if a.condition in ADVICE:
+            title, text = advice(organisation, a.condition, now)
+            shown.append({"condition": a.condition, "title": title, "advice": text, "detail": a.detail,
+                          "since": a.first_raised_at})
+    return shown
 
 
 # Hooks: evaluate early, but only when it is cheap. ------------------------------------------
@@ -228,14 +286,14 @@ def failed_authentication_counted(organisation: Organisation, failures: int) -> 
 
     Only the failure that brings the count to the threshold evaluates (a), so neither
     successful requests nor the other failures cost a query. The request being answered is
-    logged after this runs (ScimView._record), hence pending=1. Never raises: a health
-    check must not change the answer to a SCIM request.
+    already counted in its minute's summary. Never raises: a health check must not change
+    the answer to a SCIM request.
     """
     if failures != setting("KLAXON_ALERT_AUTH_FAILURES"):
         return
     try:
         now = timezone.now()
-        detail = auth_failures(organisation, now, pending=1)
+        detail = auth_failures(organisation, now)
         if detail:
             raise_alert(organisation, Condition.AUTH_FAILURES, detail, now)
     except Exception:

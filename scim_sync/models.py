@@ -194,6 +194,82 @@ class ScimActivity(models.Model):
         return f"{subject}: {outcome}" + (f": {self.detail}" if self.detail else "")
 
 
+# Source addresses an AuthFailureSummary keeps; requests from further ones are only counted.
+MAX_SUMMARY_ADDRESSES = 20
+
+
+class AuthFailureSummary(models.Model):
+    """The SCIM requests one organisation's endpoint refused in one minute: 401 for a missing
+    or wrong token, 429 once the failure throttle of `scim_sync.auth` holds.
+
+    Anyone who knows an endpoint URL can send such requests, so they are counted here, one row
+    per organisation and minute, instead of one activity row each. Written only by
+    `scim_sync.refusals.record`, an atomic upsert that loses no count under parallel requests.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="auth_failure_summaries")
+    minute = models.DateTimeField(help_text="Start of the minute (UTC) the requests arrived in.")
+    refused = models.PositiveIntegerField(default=0, help_text="Requests answered 401 or 429.")
+    throttled = models.PositiveIntegerField(default=0, help_text="Of those, how many were answered 429.")
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    addresses = models.TextField(
+        blank=True, help_text=f"The first {MAX_SUMMARY_ADDRESSES} distinct source addresses, separated by spaces."
+    )
+    unlisted = models.PositiveIntegerField(
+        default=0, help_text="Requests from further addresses, once the list was full: counted, not recorded."
+    )
+
+    class Meta:
+        verbose_name = "refused SCIM requests (per minute)"
+        verbose_name_plural = "refused SCIM requests (per minute)"
+        ordering = ["-minute"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "minute"], name="scim_sync_authfailuresummary_one_per_minute"
+            ),
+            models.CheckConstraint(
+                condition=Q(throttled__lte=models.F("refused")) & Q(unlisted__lte=models.F("refused")),
+                name="scim_sync_authfailuresummary_parts_within_refused",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.summary
+
+    @property
+    def address_list(self) -> list[str]:
+        return self.addresses.split()
+
+    @property
+    def summary(self) -> str:
+        """One line for administrators, e.g. "12 refused requests from 203.0.113.9, 198.51.100.4
+        between 10:01:05 and 10:01:58 UTC"."""
+        first, last = (f"{moment.astimezone(datetime.timezone.utc):%H:%M:%S}"
+                       for moment in (self.first_at, self.last_at))
+        when = f"at {first} UTC" if first == last else f"between {first} and {last} UTC"
+        line = f"{plural_count(self.refused, 'refused request')} from {sources_text(self.address_list)} {when}"
+        if self.throttled:
+            line += f"; {self.throttled:,} of them answered 429 (too many failures)"
+        if self.unlisted:
+            line += f"; {self.unlisted:,} came from further addresses, not recorded"
+        return line
+
+
+def plural_count(count: int, noun: str) -> str:
+    """ "1 refused request", "1,500 refused requests"."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def sources_text(addresses: list[str], *, room: int | None = None) -> str:
+    """ "203.0.113.9, 198.51.100.4", or as many as fit in `room` characters and "and 3 more"."""
+    for shown in range(len(addresses), 0, -1):
+        text = ", ".join(addresses[:shown]) + (f" and {len(addresses) - shown} more" if shown < len(addresses) else "")
+        if room is None or len(text) <= room:
+            return text
+    return f"{len(addresses)} addresses" if addresses else "no recorded address"
+
+
 class ProvisioningAlert(models.Model):
     """One provisioning health condition of one organisation (see `scim_sync.health`).
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Sum
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -13,11 +14,13 @@ from django.views.decorators.http import require_POST
 from accounts.access import recent_sign_in_required, site_admin_required
 from accounts.models import Group, User
 from scim_sync import credentials, health
-from scim_sync.models import ScimActivity, ScimToken
+from scim_sync.models import AuthFailureSummary, ScimActivity, ScimToken
 from scim_sync.schema import KLAXON_USER_SCHEMA
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 ACTIVITY_PAGE_SIZE = 25
+# Minutes with refused requests (wrong or missing token) listed on the page: the last day's, newest first.
+REFUSALS_SHOWN = 30
 
 
 class RotateTokenForm(forms.Form):
@@ -44,6 +47,17 @@ def _status(organisation) -> dict:
     }
 
 
+def _refusals(organisation) -> dict:
+    recent = AuthFailureSummary.objects.filter(organisation=organisation,
+                                               last_at__gte=timezone.now() - timedelta(hours=24))
+    minutes = list(recent.order_by("-minute")[:REFUSALS_SHOWN + 1])
+    return {
+        "minutes": minutes[:REFUSALS_SHOWN],
+        "more": len(minutes) > REFUSALS_SHOWN,
+        "total": recent.aggregate(total=Sum("refused"))["total"] or 0,
+    }
+
+
 def _newest_token_id(organisation):
     live = ScimToken.objects.filter(organisation=organisation).live()
     return live.order_by("-created_at", "-pk").values_list("pk", flat=True).first()
@@ -60,6 +74,7 @@ def _page(request, organisation, **extra):
         "tokens": live_tokens.order_by("-created_at"),
         "status": _status(organisation),
         "alerts": health.open_alerts(organisation),
+        "refusals": _refusals(organisation),
         "activity": Paginator(activity.order_by("-at", "-pk"), ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page")),
         "errors_only": errors_only,
         "rotate_form": RotateTokenForm(initial={"current": _newest_token_id(organisation)}),

@@ -16,7 +16,8 @@ from accounts import actions
 from accounts.models import User
 from scim_sync import health
 from scim_sync.credentials import endpoint_for, generate_token
-from scim_sync.models import ProvisioningAlert, ScimActivity, ScimEndpoint
+from scim_sync.models import ProvisioningAlert, ScimEndpoint
+from scim_sync.refusals import record as record_refusal
 
 Condition = ProvisioningAlert.Condition
 DEACTIVATE = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -29,10 +30,9 @@ def at(moment):
 
 
 def refusals(organisation, count, when=None):
-    ScimActivity.objects.bulk_create(
-        ScimActivity(organisation=organisation, at=when or timezone.now(), method="GET", resource_type="User",
-                     status=401) for _ in range(count)
-    )
+    """`count` requests refused for a wrong token, counted as scim_sync.auth counts them."""
+    for _ in range(count):
+        record_refusal(organisation.pk, status=401, address="203.0.113.9", now=when or timezone.now())
 
 
 def provisioned_people(organisation, count):
@@ -64,7 +64,10 @@ def test_repeated_authentication_failures_email_the_site_administrators_at_once(
 
     assert [m.to for m in mailoutbox] == [["admin@acme.test"]]  # not Jo, not the inactive admin, not Globex
     assert mailoutbox[0].subject == "Klaxon: Your identity provider is failing to authenticate (Acme Ltd)"
-    assert "10 SCIM requests were refused" in mailoutbox[0].body
+    assert "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. " \
+           "They came from 127.0.0.1." in mailoutbox[0].body
+    # No request with the right token arrived: the provider's token may be wrong, and the mail says how to fix it.
+    assert "No request with a valid token has arrived in the last 15 minutes" in mailoutbox[0].body
     assert "Secret Token in Entra ID" in mailoutbox[0].body
     assert alert(acme.organisation, Condition.AUTH_FAILURES).cleared_at is None
 
@@ -232,8 +235,9 @@ def test_the_synchronisation_page_shows_open_alerts_with_what_to_do(client, acme
 
     assert "Synchronisation needs attention" in page
     assert "Your identity provider is failing to authenticate." in page
-    assert "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes." in page
-    assert "paste it as the Secret Token in Entra ID" in page
+    assert "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. " \
+           "They came from 203.0.113.9." in page
+    assert "paste it as the Secret Token in Entra ID" in page  # no request with the right token came
 
 
 # The command ---------------------------------------------------------------------------

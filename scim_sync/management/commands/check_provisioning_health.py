@@ -9,8 +9,9 @@ from scim_sync import health
 class Command(BaseCommand):
     help = (
         "Evaluate provisioning health for every organisation with a SCIM endpoint (or --organisation). "
-        "Raised when: (a) at least KLAXON_ALERT_AUTH_FAILURES (default 10) SCIM requests were answered 401 "
-        "in the last KLAXON_ALERT_AUTH_WINDOW_MINUTES (15) minutes; (b) a token was generated and no "
+        "Raised when: (a) at least KLAXON_ALERT_AUTH_FAILURES (default 10) SCIM requests were refused (401 or 429) "
+        "in the last KLAXON_ALERT_AUTH_WINDOW_MINUTES (15) minutes, counted from the per-minute summaries of "
+        "refused requests; (b) a token was generated and no "
         "authenticated SCIM request has arrived for KLAXON_ALERT_SILENCE_HOURS (24) hours; (c) the identity "
         "provider deactivated at least KLAXON_ALERT_DEACTIVATION_MINIMUM (3) people in the last hour and more "
         "than KLAXON_ALERT_DEACTIVATION_SHARE (0.10) of those active an hour ago. A raised condition e-mails "
