@@ -14,7 +14,8 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.identity import check_identifier, identity_key
+from accounts import reachability
+from accounts.identity import check_identifier, hidden_character, identity_key
 from accounts.models import Group, GroupMembership, Organisation, PortalSession, User
 from accounts.signals import user_deactivated_by_provider
 from locations.actions import resolve_location, resolved_location_id
@@ -61,6 +62,7 @@ def national_format(e164: str) -> str:
 
 
 MAX_PHONE_CHARS = User._meta.get_field("idp_notification_phone").max_length
+MAX_LOCATION_CHARS = User._meta.get_field("idp_location").max_length
 
 
 def set_notification_phone(user: User, raw: str | None, *, from_identity_provider: bool) -> None:
@@ -80,25 +82,51 @@ def set_notification_phone(user: User, raw: str | None, *, from_identity_provide
     user.phone_problem = result.problem
 
 
-def set_idp_location(user: User, raw: str | None) -> None:
-    """Record the provider's location and follow it when it changed (unsaved).
+def set_idp_location(user: User, raw: str | None, *, resolve=None) -> bool:
+    """Record the provider's location and follow it when it changed (unsaved); returns
+    whether it changed. `resolve` maps a name to a Location (default: resolve_location).
 
     A location chosen in Klaxon is kept until the provider sends a different value.
     """
     changed = user.location_id is None or identity_key(raw) != identity_key(user.idp_location)
     user.idp_location = raw
-    if changed and user.pk is None:
+    if changed and user.pk is None and resolve is None:
         user.location_id = resolved_location_id(user.organisation, raw)  # by the INSERT, read back on save
     elif changed:
-        user.location = resolve_location(user.organisation, raw)
+        user.location = (resolve or (lambda name: resolve_location(user.organisation, name)))(raw)
+    return changed
 
 
-def set_location(user: User, location: Location) -> None:
-    """A person's location chosen in Klaxon (by an administrator or themselves)."""
+def set_location(user: User, location: Location, *, chosen_by: str = reachability.ADMINISTRATOR) -> None:
+    """A person's location chosen in Klaxon, by an administrator or (`chosen_by="person"`)
+    by themselves."""
     if location.organisation_id != user.organisation_id:
         raise ValueError("The location belongs to another organisation.")
-    User.objects.filter(pk=user.pk).update(location=location, updated_at=timezone.now())
-    user.location = location
+    User.objects.filter(pk=user.pk).update(location=location, location_source=chosen_by, updated_at=timezone.now())
+    user.location, user.location_source = location, chosen_by
+
+
+def follow_provider_contact(user: User, contact: dict, *, resolve=None) -> None:
+    """Set the effective number and location from the provider's candidates and the
+    organisation's fallbacks (unsaved; accounts/reachability.py states the rules).
+    `resolve` as for set_idp_location."""
+    organisation = user.organisation
+    user.idp_contact = contact
+    number = reachability.provider_number(organisation.phone_fallback_types, contact)
+    if number.raw != user.idp_notification_phone or user.pk is None:
+        set_notification_phone(user, number.raw, from_identity_provider=True)
+        user.number_source = number.source
+    elif user.number_source not in reachability.SET_IN_KLAXON:
+        user.number_source = number.source
+    location = reachability.provider_location(organisation.location_fallback, contact)
+    if location.source != reachability.KLAXON and not _usable_location_name(location.raw):
+        location = reachability.ProviderValue(None, "")  # a fallback that cannot name a location
+    if set_idp_location(user, location.raw, resolve=resolve) or user.location_source not in reachability.SET_IN_KLAXON:
+        user.location_source = location.source
+
+
+def _usable_location_name(raw: str | None) -> bool:
+    return raw is None or (len(raw) <= MAX_LOCATION_CHARS and hidden_character(raw) is None)
 
 
 def end_sessions(user: User) -> int:
@@ -179,8 +207,9 @@ def _conflict(error: IntegrityError, user: User) -> Conflict:
 def provision_user(organisation: Organisation, values: dict, *, user: User | None = None) -> User:
     """Create or replace a person as the identity provider describes them.
 
-    `values` holds PROVISIONED_FIELDS plus `is_active`, `idp_location`,
-    `idp_notification_phone` and `scim_attributes` (everything else, as sent).
+    `values` holds PROVISIONED_FIELDS plus `is_active`, `idp_location` and
+    `idp_notification_phone` (the Klaxon attributes), `idp_phones` ([type, number] pairs),
+    `idp_address` (the work address's fields) and `scim_attributes` (everything, as sent).
     Uniqueness is left to the database constraints so that parallel requests cannot
     both win. A new person is one INSERT with no transaction around it (the common case
     of an initial synchronisation); only when it clashes with a manual user of the same
@@ -216,9 +245,10 @@ def _write_provisioned(organisation: Organisation, user: User, values: dict) -> 
     for name in PROVISIONED_FIELDS:
         value = values.get(name)
         setattr(user, name, value if name == "external_id" else (value or ""))
-    if values.get("idp_notification_phone") != user.idp_notification_phone or user.pk is None:
-        set_notification_phone(user, values.get("idp_notification_phone"), from_identity_provider=True)
-    set_idp_location(user, values.get("idp_location"))
+    follow_provider_contact(user, {
+        "location": values.get("idp_location"), "number": values.get("idp_notification_phone"),
+        "phones": values.get("idp_phones") or [], "address": values.get("idp_address") or {},
+    })
     was_active, is_new = user.is_active, user.pk is None
     if values.get("is_active") is not None:  # Not sent: the person stays as they are.
         user.is_active = bool(values["is_active"])
@@ -432,10 +462,66 @@ def touch_group(group: Group) -> None:
 @transaction.atomic
 def update_own_profile(user: User, *, location: Location, notification_phone: str) -> None:
     """A person's own choice of location and (already validated, E.164) number."""
-    set_location(user, location)
+    if location.pk != user.location_id:
+        set_location(user, location, chosen_by=reachability.PERSON)
     if notification_phone != user.notification_phone:
-        user.notification_phone = notification_phone
-        user.phone_problem = ""
+        user.notification_phone, user.phone_problem, user.number_source = notification_phone, "", reachability.PERSON
         User.objects.filter(pk=user.pk).update(
-            notification_phone=notification_phone, phone_problem="", updated_at=timezone.now()
+            notification_phone=notification_phone, phone_problem="", number_source=reachability.PERSON,
+            updated_at=timezone.now(),
         )
+
+
+RECOMPUTE_BATCH = 1000
+
+
+@transaction.atomic
+def set_reachability_fallbacks(organisation: Organisation, *, phone_types: list[str], address_field: str) -> int:
+    """Change where numbers and locations come from without the Klaxon attribute, and
+    recompute every provider-managed person of the organisation at once; returns how many
+    people changed.
+
+    One read of the people and one bulk UPDATE per RECOMPUTE_BATCH changed people: no
+    request per person (bench/fallbacks.py measures a 10,000-person organisation).
+    """
+    unknown = [kind for kind in phone_types if kind not in reachability.PHONE_TYPES]
+    if unknown or len(set(phone_types)) != len(phone_types):
+        raise ValidationError({"phone_fallback": f"Phone types are {', '.join(reachability.PHONE_TYPES)}, each once."})
+    if address_field and address_field not in reachability.ADDRESS_FIELDS:
+        raise ValidationError({"location_fallback": f"Address fields are {', '.join(reachability.ADDRESS_FIELDS)}."})
+    organisation.phone_fallback, organisation.location_fallback = ",".join(phone_types), address_field
+    organisation.save(update_fields=["phone_fallback", "location_fallback"])
+    return recompute_reachability(organisation)
+
+
+def recompute_reachability(organisation: Organisation) -> int:
+    """Apply the organisation's fallbacks to every provider-managed person; returns how many changed."""
+    locations = {loc.name_key: loc for loc in Location.objects.filter(organisation=organisation)}
+    default = next(loc for loc in locations.values() if loc.is_default)
+    locations.pop("", None)
+    fields = ["idp_notification_phone", "notification_phone", "phone_problem", "number_source",
+              "idp_location", "idp_location_key", "location", "location_source"]
+    people = User.objects.filter(organisation=organisation, source=User.Source.IDENTITY_PROVIDER).only(
+        "pk", "organisation", "idp_contact", *fields)
+    changed, count = [], 0
+    for person in people.iterator(chunk_size=RECOMPUTE_BATCH):
+        person.organisation = organisation
+        before = tuple(getattr(person, f if f != "location" else "location_id") for f in fields)
+        follow_provider_contact(person, person.idp_contact or {},
+                                resolve=lambda name: locations.get(identity_key(name), default))
+        person.idp_location_key = identity_key(person.idp_location)
+        if tuple(getattr(person, f if f != "location" else "location_id") for f in fields) != before:
+            changed.append(person)
+        if len(changed) >= RECOMPUTE_BATCH:
+            count += _save_batch(changed, fields)
+            changed = []
+    return count + _save_batch(changed, fields)
+
+
+def _save_batch(people: list, fields: list) -> int:
+    if people:
+        now = timezone.now()
+        for person in people:
+            person.updated_at = now
+        User.objects.bulk_update(people, [*fields, "updated_at"])
+    return len(people)

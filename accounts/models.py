@@ -35,6 +35,17 @@ class Organisation(models.Model):
         validators=[validate_region],
         help_text="ISO 3166 code used to read national phone numbers (such as 07700 900123).",
     )
+    # accounts/reachability.py: where the number and location come from when the provider
+    # sends no Klaxon attribute. Phone types in order, comma-separated ("" = off); one field
+    # of the work address ("" = off).
+    phone_fallback = models.CharField(
+        "notification number fallback", max_length=100, default="mobile", blank=True,
+        help_text="Standard phone number types to use, in order, when the Klaxon attribute is absent.",
+    )
+    location_fallback = models.CharField(
+        "location fallback", max_length=20, default="locality", blank=True,
+        help_text="Field of the work address to use when the Klaxon attribute is absent.",
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -42,6 +53,10 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def phone_fallback_types(self) -> list[str]:
+        return [kind for kind in self.phone_fallback.split(",") if kind]
 
 
 class UserManager(BaseUserManager):
@@ -123,6 +138,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         "notification phone number sent by the identity provider", max_length=64, null=True, blank=True
     )
     phone_problem = models.CharField(max_length=255, blank=True, help_text="Why the last number could not be used.")
+    # Where the effective number and location came from (accounts/reachability.py): "klaxon",
+    # "phone:mobile", "address:locality", "administrator", "person", or "" (nothing sent).
+    number_source = models.CharField(max_length=40, blank=True)
+    location_source = models.CharField(max_length=40, blank=True)
+    # The provider's candidates for both: its Klaxon attributes, phone numbers and work
+    # address, so that a change of the organisation's fallbacks can recompute everyone.
+    idp_contact = models.JSONField(default=dict, blank=True)
 
     department = models.CharField(max_length=255, blank=True)
     employee_number = models.CharField(max_length=255, blank=True)

@@ -58,8 +58,11 @@ USER_COLUMNS = {
     "meta.lastmodified": Column("updated_at", "datetime"),
     f"{ENTERPRISE_USER_SCHEMA}:department".lower(): Column("department"),
     f"{ENTERPRISE_USER_SCHEMA}:employeenumber".lower(): Column("employee_number"),
-    f"{KLAXON_USER_SCHEMA}:location".lower(): Column("idp_location", key="idp_location_key"),
-    f"{KLAXON_USER_SCHEMA}:notificationphonenumber".lower(): Column("idp_notification_phone", case_exact=True),
+    # The Klaxon attributes as sent: idp_location and idp_notification_phone may hold a
+    # fallback value instead (accounts/reachability.py).
+    f"{KLAXON_USER_SCHEMA}:location".lower(): Column(f"scim_attributes__{KLAXON_USER_SCHEMA}__location", "json"),
+    f"{KLAXON_USER_SCHEMA}:notificationphonenumber".lower(): Column(
+        f"scim_attributes__{KLAXON_USER_SCHEMA}__notificationPhoneNumber", "json", case_exact=True),
     **{name.lower(): Column(f"scim_attributes__{name}", "json") for name in _JSON_CORE},
 }
 

@@ -213,6 +213,8 @@ def user_values(resource, *, keep_active: bool | None = None) -> dict:
         "employee_number": enterprise.get("employeeNumber") or "",
         "idp_location": klaxon.get("location"),
         "idp_notification_phone": klaxon.get("notificationPhoneNumber"),
+        "idp_phones": [[str(p.type or ""), p.value] for p in resource.phone_numbers or [] if p.value],
+        "idp_address": _work_address(stored.get("addresses")),
         "scim_attributes": stored,
     }
 
@@ -247,6 +249,15 @@ def _texts(value, path: str = ""):
     elif isinstance(value, list):
         for item in value:
             yield from _texts(item, path)
+
+
+def _work_address(addresses) -> dict:
+    """The work address's fields (else the primary one's), as stored (RFC 7643 names)."""
+    if not addresses:
+        return {}
+    chosen = next((a for a in addresses if str(a.get("type") or "").lower() == "work"), None) or next(
+        (a for a in addresses if a.get("primary")), None)
+    return {k: v for k, v in (chosen or {}).items() if k not in ("type", "primary") and isinstance(v, str)}
 
 
 def _work_email(emails) -> str:
