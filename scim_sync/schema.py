@@ -66,7 +66,7 @@ class KlaxonEmail(Email):
 class ScimUser(User[EnterpriseUser | KlaxonUser]):
     emails: list[KlaxonEmail] | None = None
 
-# What identity providers really send (../shared/docs/idp-behaviour.md): attributes we do
+# What identity providers really send (docs/idp-behaviour.md): attributes we do
 # not model are ignored, Entra's remove-with-value selects what to remove, and a
 # filter path matching nothing (emails[type eq "work"].value) creates the entry.
 TOLERANT = ScimPolicy(

@@ -1,7 +1,7 @@
 """SCIM Groups (RFC 7644) as Microsoft Entra ID and Okta use them, through HTTP.
 
 Request bodies are the shapes the providers send (tests/payloads/entra|okta/group-*.json,
-see ../shared/docs/idp-behaviour.md sections D and E).
+see docs/idp-behaviour.md sections D and E).
 """
 
 import math

@@ -1,6 +1,6 @@
 """SCIM /Users through HTTP, driven by the requests Entra ID and Okta really send.
 
-The bodies live in tests/payloads/ (see ../shared/docs/idp-behaviour.md, sections A, B, C, E, F).
+The bodies live in tests/payloads/ (see docs/idp-behaviour.md, sections A, B, C, E, F).
 """
 
 import uuid
