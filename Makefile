@@ -6,7 +6,7 @@ PORT ?= 8000
 DEMO_ARGS := --organisation "Demo Organisation" --slug demo --admin-email admin@demo.klaxon.test \
              --admin-password klaxon-demo-admin --locations "London,Leeds,Manchester"
 
-.PHONY: run test install bench soak clean serve
+.PHONY: run test install bench bench-fallbacks soak clean serve
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ clean:
 
 bench: install
 	bin/with-postgres $(PY) bench/run.py $(BENCH_ARGS)
+
+bench-fallbacks: install
+	bin/with-postgres $(PY) bench/fallbacks.py $(BENCH_ARGS)
 
 soak: install
 	bin/with-postgres $(PY) bench/soak.py $(SOAK_ARGS)

@@ -18,6 +18,7 @@ from accounts import reachability
 from accounts.identity import check_identifier, hidden_character, identity_key
 from accounts.models import Group, GroupMembership, Organisation, PortalSession, User
 from accounts.signals import user_deactivated_by_provider
+from klaxon_site.lib.bulk_update import update_rows
 from locations.actions import resolve_location, resolved_location_id
 from locations.models import DEFAULT_LOCATION_NAME, Location
 
@@ -523,5 +524,5 @@ def _save_batch(people: list, fields: list) -> int:
         now = timezone.now()
         for person in people:
             person.updated_at = now
-        User.objects.bulk_update(people, [*fields, "updated_at"])
+        update_rows(User, [*fields, "updated_at"], people)
     return len(people)
