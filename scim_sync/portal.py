@@ -5,12 +5,14 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts import actions, reachability
 from accounts.access import recent_sign_in_required, site_admin_required
 from accounts.models import Group, User
 from scim_sync import credentials, health
@@ -32,6 +34,41 @@ class RotateTokenForm(forms.Form):
         choices=[("none", "No time: refuse it at once"), ("1h", "1 hour"), ("24h", "24 hours")],
         initial="1h",
     )
+
+
+_OFF = ("", "Off")
+
+
+class FallbacksForm(forms.Form):
+    """Where numbers and locations come from when the provider sends no Klaxon attribute."""
+
+    first_phone = forms.ChoiceField(label="Notification number: use the", required=False,
+                                    choices=[(t, f"{t} number") for t in reachability.PHONE_TYPES] + [_OFF])
+    then_phone = forms.ChoiceField(label="then the", required=False,
+                                   choices=[("", "nothing else")] + [(t, f"{t} number") for t in reachability.PHONE_TYPES])
+    address_field = forms.ChoiceField(label="Location: use the", required=False,
+                                      choices=[*reachability.ADDRESS_FIELDS.items(), _OFF])
+
+    @classmethod
+    def for_organisation(cls, organisation, data=None):
+        types = organisation.phone_fallback_types
+        initial = {"first_phone": types[0] if types else "", "then_phone": types[1] if len(types) > 1 else "",
+                   "address_field": organisation.location_fallback}
+        return cls(data, initial=initial)
+
+    def phone_types(self) -> list[str]:
+        first, then = self.cleaned_data["first_phone"], self.cleaned_data["then_phone"]
+        return [t for t in (first, then if first and then != first else "") if t]
+
+
+def _sources(organisation) -> dict:
+    """How many active people each source of number and location serves right now."""
+    active = User.objects.filter(organisation=organisation, is_active=True)
+    counts = {}
+    for field in ("number_source", "location_source"):
+        rows = active.values_list(field).annotate(people=Count("pk")).order_by("-people")
+        counts[field] = [{"label": reachability.source_label(source), "people": people} for source, people in rows]
+    return counts
 
 
 def _status(organisation) -> dict:
@@ -78,6 +115,8 @@ def _page(request, organisation, **extra):
         "activity": Paginator(activity.order_by("-at", "-pk"), ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page")),
         "errors_only": errors_only,
         "rotate_form": RotateTokenForm(initial={"current": _newest_token_id(organisation)}),
+        "fallbacks_form": extra.pop("fallbacks_form", None) or FallbacksForm.for_organisation(organisation),
+        "sources": _sources(organisation),
         "location_attribute": f"{KLAXON_USER_SCHEMA}:location",
         "phone_attribute": f"{KLAXON_USER_SCHEMA}:notificationPhoneNumber",
         **extra,
@@ -129,3 +168,18 @@ def rotate_endpoint(request):
     messages.warning(request, "The endpoint URL changed. Update the Tenant URL in your identity provider now: "
                               f"the old URL no longer works. New URL: {endpoint.url}")
     return redirect("scim_sync:synchronisation")
+
+
+@site_admin_required
+@require_POST
+def save_fallbacks(request):
+    """Change the organisation's fallbacks; everyone the provider manages is recomputed at once."""
+    organisation = request.user.organisation
+    form = FallbacksForm.for_organisation(organisation, request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the offered phone types and address fields.")
+        return _page(request, organisation, fallbacks_form=form)
+    changed = actions.set_reachability_fallbacks(organisation, phone_types=form.phone_types(),
+                                                 address_field=form.cleaned_data["address_field"])
+    messages.success(request, f"Saved. {changed} {'person' if changed == 1 else 'people'} changed number or location.")
+    return redirect(f"{reverse('scim_sync:synchronisation')}#fallbacks")

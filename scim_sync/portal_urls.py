@@ -8,4 +8,5 @@ urlpatterns = [
     path("generate-token/", portal.generate_token, name="generate-token"),
     path("rotate-token/", portal.rotate_token, name="rotate-token"),
     path("rotate-endpoint/", portal.rotate_endpoint, name="rotate-endpoint"),
+    path("fallbacks/", portal.save_fallbacks, name="save-fallbacks"),
 ]

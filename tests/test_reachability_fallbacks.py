@@ -191,3 +191,57 @@ def test_the_klaxon_location_filter_still_means_the_attribute_as_sent(scim, acme
 
     assert [r["id"] for r in found] == [str(sent.scim_id)]
     assert_scim_error(scim.get(f"/Users?filter={KLAXON}:location gt \"a\""), 400, "invalidFilter")
+
+
+# The Synchronisation page ------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client, acme):
+    client.force_login(acme.admin)
+    return client
+
+
+def test_the_synchronisation_page_shows_the_fallbacks_and_how_many_people_each_serves(scim, admin_client, acme):
+    person(scim.post("/Users", entra_default()))
+    person(scim.post("/Users", entra_default("k@acme.test", **{KLAXON: {"notificationPhoneNumber": "07400 100999"}})))
+
+    page = admin_client.get("/configuration/synchronisation/").content.decode()
+
+    assert 'value="mobile" selected' in page and 'value="locality" selected' in page
+    assert "<td>from the mobile number</td><td>1</td>" in page
+    assert "<td>from the Klaxon attribute</td><td>1</td>" in page
+    assert "<td>from the work city</td><td>2</td>" in page
+
+
+def test_saving_the_fallbacks_recomputes_everyone_and_says_how_many_changed(scim, admin_client, acme):
+    sam = person(scim.post("/Users", entra_default()))
+
+    response = admin_client.post("/configuration/synchronisation/fallbacks/",
+                                 {"first_phone": "work", "then_phone": "mobile", "address_field": ""}, follow=True)
+
+    assert "Saved. 1 person changed number or location." in response.content.decode()
+    acme.organisation.refresh_from_db()
+    assert acme.organisation.phone_fallback == "work,mobile" and acme.organisation.location_fallback == ""
+    sam.refresh_from_db()
+    assert sam.notification_phone == "+442079460000" and sam.location.is_default
+
+
+def test_invalid_fallbacks_from_the_page_are_a_form_error_and_change_nothing(admin_client, acme):
+    response = admin_client.post("/configuration/synchronisation/fallbacks/",
+                                 {"first_phone": "pager", "address_field": "locality"})
+
+    assert response.status_code == 200
+    assert "Choose one of the offered phone types" in response.content.decode()
+    acme.organisation.refresh_from_db()
+    assert acme.organisation.phone_fallback == "mobile"
+
+
+def test_only_site_administrators_change_the_fallbacks(client, acme):
+    client.force_login(acme.user)
+
+    response = client.post("/configuration/synchronisation/fallbacks/", {"first_phone": "", "address_field": ""})
+
+    assert response.status_code == 403
+    acme.organisation.refresh_from_db()
+    assert acme.organisation.phone_fallback == "mobile"
