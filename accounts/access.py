@@ -49,16 +49,26 @@ def site_admin_required(view):
     return wrapper
 
 
-def recent_sign_in_required(view):
-    """Sensitive actions ask for the password again when the sign-in is older than 15 minutes."""
+def recent_sign_in_required(view=None, *, back_to: str = "scim_sync:synchronisation"):
+    """Sensitive actions ask for the password again when the sign-in is older than 15 minutes.
 
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not signed_in_recently(request):
-            back = request.POST.get("next") or request.META.get("HTTP_REFERER") or request.get_full_path()
-            if request.method == "POST":
-                back = request.POST.get("next") or reverse("scim_sync:synchronisation")
-            return redirect(f"{reverse('accounts:confirm-password')}?{urlencode({'next': back})}")
-        return view(request, *args, **kwargs)
+    A POST cannot be replayed after the password is confirmed, so the person is sent back to
+    the page the form was on: the form's `next` field, else the page named `back_to` (a URL
+    name, reversed with the view's own arguments), where they press the button again. Used
+    bare (`@recent_sign_in_required`) or with `back_to` (`@recent_sign_in_required(back_to=...)`).
+    """
 
-    return wrapper
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not signed_in_recently(request):
+                if request.method == "POST":
+                    back = request.POST.get("next") or reverse(back_to, args=args, kwargs=kwargs)
+                else:
+                    back = request.get_full_path()
+                return redirect(f"{reverse('accounts:confirm-password')}?{urlencode({'next': back})}")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate

@@ -1,15 +1,28 @@
 from django import forms
 from django.contrib.auth import authenticate
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.sites.shortcuts import get_current_site
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
-from accounts import throttle
+from accounts import mail, throttle
 from accounts.actions import normalise_phone
-from accounts.models import User
+from accounts.backends import AmbiguousSignIn, Login, organisation_by_slug
+from accounts.identity import identity_key
+from accounts.models import Group, User
+from accounts.queries import MAX_SEARCH_CHARACTERS
+from klaxon_site.lib.client_address import client_address
+from klaxon_site.lib.keys import database_key
 from locations.models import Location
 
 
 class OrganisationSignInForm(AuthenticationForm):
-    """Sign-in names the organisation, since userNames are unique only within one."""
+    """Sign-in names the organisation, since userNames are unique only within one.
+
+    Failures are counted before the password is checked (accounts/throttle.py), against the
+    person the login names, so that every spelling of it counts together.
+    """
 
     organisation = forms.SlugField(
         label="Organisation",
@@ -25,22 +38,32 @@ class OrganisationSignInForm(AuthenticationForm):
         self.fields["username"].widget.attrs.pop("autofocus", None)
 
     def clean(self):
-        organisation = self.cleaned_data.get("organisation")
-        username = self.cleaned_data.get("username")
+        slug = self.cleaned_data.get("organisation")
+        typed = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
-        if organisation and username and password:
-            if throttle.is_blocked(self.request, organisation, username):
+        if slug and typed and password:
+            organisation = organisation_by_slug(slug)
+            login = Login.find(organisation, typed)
+            account = throttle.account_for(login.person, typed)
+            if throttle.sign_in_blocked(self.request, organisation, account):
                 raise forms.ValidationError(
                     "Too many failed sign-ins. Wait 15 minutes or reset your password.", code="throttled"
                 )
-            self.user_cache = authenticate(
-                self.request, organisation=organisation, username=username, password=password
-            )
+            try:
+                self.user_cache = authenticate(
+                    self.request, organisation=organisation or slug, username=typed, password=password, login=login
+                )
+            except AmbiguousSignIn:
+                throttle.sign_in_failed(self.request, organisation, account)
+                raise forms.ValidationError(
+                    "That password fits more than one account with this e-mail address: sign in with your username.",
+                    code="ambiguous",
+                ) from None
             if self.user_cache is None:
-                throttle.record_failure(self.request, organisation, username)
+                throttle.sign_in_failed(self.request, organisation, account)
                 raise self.get_invalid_login_error()
             self.confirm_login_allowed(self.user_cache)
-            throttle.clear(self.request, organisation, username)
+            throttle.sign_in_succeeded(self.request, organisation, account)
         return self.cleaned_data
 
     def get_invalid_login_error(self):
@@ -51,31 +74,171 @@ class OrganisationSignInForm(AuthenticationForm):
 
 
 class ConfirmPasswordForm(forms.Form):
+    """The password again before a sensitive action; 5 wrong ones in 15 minutes lock it
+    (accounts/throttle.py). `used_up` tells the view that this answer used up the allowance."""
+
     password = forms.CharField(label="Password", strip=False,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}))
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.used_up = False
 
     def clean_password(self):
         password = self.cleaned_data["password"]
+        if throttle.confirm_blocked(self.user):
+            raise forms.ValidationError(
+                "Too many wrong passwords for this account. Wait 15 minutes, then try again.", code="throttled"
+            )
         if not self.user.check_password(password):
-            raise forms.ValidationError("That is not your password.")
+            self.used_up = throttle.confirm_failed(self.user)
+            raise forms.ValidationError("That is not your password.", code="wrong")
+        throttle.confirm_succeeded(self.user)
         return password
 
 
 class OrganisationPasswordResetForm(PasswordResetForm):
-    """Password reset names the organisation too: e-mails are unique only within one."""
+    """Password reset names the organisation too: e-mails are unique only within one.
+
+    The link goes only to a person's recovery address (User.recovery_email: proven by
+    completing an invitation or reset, or given by an administrator), never to the e-mail
+    the identity provider writes: a SCIM token must not be able to redirect a reset. The page
+    answers the same, in the same time, whether anyone matched: looking people up, rendering
+    and sending happen off the request path (accounts/mail.py), within the mail limits of
+    accounts/throttle.py.
+    """
 
     organisation = forms.SlugField(label="Organisation", max_length=64)
     field_order = ["organisation", "email"]
 
     def get_users(self, email):
-        people = User.objects.filter(
-            organisation__slug=self.cleaned_data.get("organisation", ""), email__iexact=email, is_active=True
+        """Active people of the organisation whose recovery address is `email` (any case)."""
+        organisation = organisation_by_slug(self.cleaned_data.get("organisation"))
+        key = identity_key(email)
+        if organisation is None or not key:
+            return []
+        return list(User.objects.filter(organisation=organisation, is_active=True, recovery_email_key=key)
+                    .select_related("organisation"))
+
+    def save(self, domain_override=None, subject_template_name="", email_template_name="", use_https=False,
+             token_generator=default_token_generator, from_email=None, request=None,
+             html_email_template_name=None, extra_email_context=None):
+        site = get_current_site(request)
+        mail.off_the_request(
+            self.send_links, domain=domain_override or site.domain, use_https=use_https,
+            address=client_address(request), token_generator=token_generator, from_email=from_email,
+            templates=(subject_template_name, email_template_name, html_email_template_name),
+            extra_context=extra_email_context or {},
         )
-        return (u for u in people if u.has_usable_password() or u.is_idp_managed)
+
+    def send_links(self, *, domain, use_https, address, token_generator, from_email, templates, extra_context):
+        """Mail a link to each person get_users() finds, within the mail limits; runs off the
+        request path, so nothing here shows in the page's answer or its timing."""
+        subject_template_name, email_template_name, html_email_template_name = templates
+        for person in self.get_users(self.cleaned_data["email"]):
+            if not throttle.mail_allowed(person.recovery_email, address):
+                continue
+            context = {
+                "email": person.recovery_email,
+                "domain": domain,
+                "site_name": domain,
+                "uid": urlsafe_base64_encode(force_bytes(person.pk)),
+                "user": person,
+                "token": token_generator.make_token(person),
+                "protocol": "https" if use_https else "http",
+                **extra_context,
+            }
+            self.send_mail(subject_template_name, email_template_name, context, from_email, person.recovery_email,
+                           html_email_template_name=html_email_template_name)
+
+
+class ChoosePasswordForm(SetPasswordForm):
+    """The password chosen through an invitation or reset link.
+
+    Completing the link proves the person reads the address it was mailed to. A person
+    without a recovery address was invited at their e-mail (the link's token hashes the
+    e-mail, so it stops working when the identity provider changes it): that e-mail becomes
+    their recovery address, where later resets go.
+    """
+
+    def save(self, commit=True):
+        self.user.set_password(self.cleaned_data["new_password1"])
+        if not self.user.recovery_email:
+            self.user.recovery_email = self.user.email
+        if commit:
+            self.user.save(update_fields=["password", "recovery_email"])
+        return self.user
+
+
+# Portal query strings ---------------------------------------------------------------------
+
+
+class SearchField(forms.CharField):
+    """Free text for a search box: longer text is cut at MAX_SEARCH_CHARACTERS, NUL refused."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"type": "search", "maxlength": MAX_SEARCH_CHARACTERS}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return super().to_python(value)[:MAX_SEARCH_CHARACTERS].strip()
+
+
+class KnownKeyField(forms.ModelChoiceField):
+    """One of the organisation's objects, named by its database key in a query string."""
+
+    def __init__(self, message: str, **kwargs):
+        super().__init__(queryset=None, required=False, error_messages={"invalid_choice": message}, **kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        key = database_key(value)
+        if key is None:
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(str(key))
+
+
+def _choices(*values):
+    return [("", "Any"), *values]
+
+
+class SearchForm(forms.Form):
+    q = SearchField(label="Search")
+
+
+class PeopleFilterForm(forms.Form):
+    """The People page's search and filters, read from the query string. An invalid value is
+    a form error shown on the page, and that filter is not applied (see `applied`)."""
+
+    q = SearchField(label="Search")
+    location = KnownKeyField("Choose one of your organisation's locations.", label="Location")
+    group = KnownKeyField("Choose one of your organisation's groups.", label="Group")
+    active = forms.ChoiceField(label="Status", required=False,
+                               choices=_choices(("yes", "Active"), ("no", "Deactivated")))
+    source = forms.ChoiceField(label="Source", required=False, choices=_choices(*User.Source.choices))
+    phone = forms.ChoiceField(label="Phone", required=False, choices=_choices(
+        ("usable", "Usable number"), ("missing", "Missing"), ("problem", "Could not be read")))
+    unmatched = forms.ChoiceField(label="Unmatched location", required=False, choices=_choices(("1", "Yes")))
+    orphans = forms.ChoiceField(label="Not seen since synchronisation began", required=False,
+                                choices=_choices(("1", "Yes")))
+
+    def __init__(self, organisation, data, **kwargs):
+        super().__init__(data, **kwargs)
+        self.fields["location"].queryset = Location.objects.filter(organisation=organisation)
+        self.fields["group"].queryset = Group.objects.filter(organisation=organisation)
+
+    def applied(self) -> dict[str, str]:
+        """The valid, non-empty filters as text, as accounts.queries.people() reads them."""
+        self.is_valid()
+        values = {}
+        for name, value in self.cleaned_data.items():
+            if value in (None, ""):
+                continue
+            values[name] = str(value.pk) if hasattr(value, "pk") else value
+        return values
 
 
 class LocationChoiceField(forms.ModelChoiceField):

@@ -119,6 +119,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     # invitation or a reset mailed to it) or that an administrator gave. The identity
     # provider never writes it: a SCIM token must not be able to redirect a reset.
     recovery_email = models.EmailField("verified e-mail for password resets", max_length=254, blank=True)
+    recovery_email_key = IdentityKeyField(source="recovery_email")
     is_active = models.BooleanField("active", default=True)
     is_staff = models.BooleanField("Klaxon staff", default=False)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
@@ -187,6 +188,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         indexes = [
             models.Index(fields=["organisation", "location"], name="accounts_user_org_location"),
             models.Index(fields=["organisation", "email_key"], name="accounts_user_org_email_key"),
+            models.Index(fields=["organisation", "recovery_email_key"], name="accounts_user_org_recovery_key"),
             models.Index(fields=["organisation", "idp_location_key"], name="accounts_user_org_idp_location"),
             # Deep pages walk these without touching the rows (klaxon_site/lib/paging.py):
             # the People page sorts by userName, SCIM lists by id.

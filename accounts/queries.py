@@ -3,6 +3,7 @@
 from django.db.models import Count, Q
 
 from accounts.models import Group, User
+from klaxon_site.lib.keys import database_key
 from locations.models import Location
 
 PHONE_FILTERS = {
@@ -11,21 +12,30 @@ PHONE_FILTERS = {
     "usable": ~Q(notification_phone=""),
 }
 UNMATCHED_LOCATION = Q(location__is_default=True) & ~Q(idp_location=None) & ~Q(idp_location="")
+# Longer search text is cut: a LIKE over five columns with a huge pattern only costs.
+MAX_SEARCH_CHARACTERS = 200
 
 
 def people(organisation, params, *, sync_started_at=None):
-    """The organisation's people matching the People page's search and filters."""
+    """The organisation's people matching the People page's search and filters.
+
+    `params` maps filter names to text (a QueryDict, or PeopleFilterForm.applied() from the
+    People page, which also tells the person what it refused). A value this cannot use is
+    ignored, never an error: keys must be ASCII digits within the bigint range (str.isdigit()
+    accepts "²"), search text is cut at MAX_SEARCH_CHARACTERS and may not hold NUL (PostgreSQL
+    refuses it).
+    """
     found = User.objects.filter(organisation=organisation).select_related("location")
-    text = (params.get("q") or "").strip()
+    text = (params.get("q") or "").replace("\x00", "")[:MAX_SEARCH_CHARACTERS].strip()
     if text:
         found = found.filter(
             Q(user_name__icontains=text) | Q(email__icontains=text) | Q(display_name__icontains=text)
             | Q(given_name__icontains=text) | Q(family_name__icontains=text)
         )
-    if params.get("location", "").isdigit():
-        found = found.filter(location_id=int(params["location"]))
-    if params.get("group", "").isdigit():
-        found = found.filter(memberships__group_id=int(params["group"]))
+    if (location := database_key(params.get("location"))) is not None:
+        found = found.filter(location_id=location)
+    if (group := database_key(params.get("group"))) is not None:
+        found = found.filter(memberships__group_id=group)
     if params.get("active") in ("yes", "no"):
         found = found.filter(is_active=params["active"] == "yes")
     if params.get("source") in User.Source.values:

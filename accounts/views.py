@@ -1,6 +1,9 @@
 """Portal views for people, groups, the dashboard and the signed-in person's profile."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
@@ -11,17 +14,21 @@ from django.utils.encoding import force_bytes
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
 from django.views.decorators.http import require_POST
 
-from accounts import actions, queries
-from klaxon_site.lib.paging import page_of
-from accounts.access import mark_recent_sign_in, member_required, site_admin_required
+from accounts import actions, mail, queries, throttle
+from accounts.access import mark_recent_sign_in, member_required, recent_sign_in_required, site_admin_required
 from accounts.forms import (
+    ChoosePasswordForm,
     ConfirmPasswordForm,
     OrganisationPasswordResetForm,
     OrganisationSignInForm,
+    PeopleFilterForm,
     PersonLocationForm,
     ProfileForm,
+    SearchForm,
 )
 from accounts.models import Group, GroupMembership, User
+from klaxon_site.lib.client_address import client_address
+from klaxon_site.lib.paging import page_of
 from locations.models import Location
 
 PAGE_SIZE = 50
@@ -39,6 +46,15 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
     success_url = "/password-reset/sent/"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """An invitation or reset link: choosing a password through it makes the address it was
+    mailed to the person's recovery address when they had none (ChoosePasswordForm)."""
+
+    form_class = ChoosePasswordForm
+    template_name = "accounts/set_password.html"
+    success_url = "/reset/done/"
 
 
 @member_required
@@ -59,6 +75,13 @@ def confirm_password(request):
         mark_recent_sign_in(request)
         messages.success(request, "Thanks. You can carry on.")
         return redirect(next_url)
+    if form.used_up:
+        # Whoever holds this session failed to prove they are its owner five times: end it, so
+        # that a session left open on a shared computer gives no further guesses. The owner
+        # signs in again (a fresh sign-in counts as recent).
+        logout(request)
+        messages.error(request, "Too many wrong passwords: you were signed out. Sign in again to carry on.")
+        return redirect("accounts:login")
     return render(request, "accounts/confirm_password.html", {"form": form, "next": next_url})
 
 
@@ -71,10 +94,10 @@ def _sync_started_at(organisation):
 def people_list(request):
     organisation = request.user.organisation
     sync_started_at = _sync_started_at(organisation)
-    found = queries.people(organisation, request.GET, sync_started_at=sync_started_at).only(*PEOPLE_LIST_FIELDS)
-    filters = request.GET.copy()
-    filters.pop("page", None)
-    filters = filters.urlencode()
+    filter_form = PeopleFilterForm(organisation, request.GET)
+    params = filter_form.applied()  # an invalid filter is shown as an error and not applied
+    found = queries.people(organisation, params, sync_started_at=sync_started_at).only(*PEOPLE_LIST_FIELDS)
+    filters = urlencode(params)
     listing = f"people:{organisation.pk}:{filters}"
     wanted = request.GET.get("page")
     total, rows = page_of(found, (_page_number(wanted) - 1) * PAGE_SIZE, PAGE_SIZE, listing=listing)
@@ -85,7 +108,8 @@ def people_list(request):
     return render(request, "accounts/people_list.html", {
         "page": page,
         "filters": filters,
-        "params": request.GET,
+        "params": params,
+        "filter_form": filter_form,
         "locations": Location.objects.filter(organisation=organisation),
         "groups": Group.objects.filter(organisation=organisation).only("pk", "display_name"),
         "sources": User.Source.choices,
@@ -101,9 +125,11 @@ PEOPLE_LIST_FIELDS = (
 
 
 def _page_number(text) -> int:
+    """The page asked for; 1 for anything that is not a page number (MAX_OFFSET in
+    klaxon_site/lib/paging.py keeps huge ones from reaching the database)."""
     try:
         return max(int(text), 1)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # int() refuses more than 4,300 digits with ValueError too
         return 1
 
 
@@ -167,34 +193,46 @@ def person_reactivate(request, pk):
 
 @site_admin_required
 @require_POST
+@recent_sign_in_required(back_to="accounts:person")
 def person_invite(request, pk):
-    """An invitation link lets a provisioned person set their own password."""
+    """An invitation link lets a person without a password choose one.
+
+    Only for active people who have no password: anyone else resets their password from the
+    sign-in page, and the reset goes to their recovery address only. The link is mailed to
+    the person's e-mail (the provider's) and shown to the administrator to pass on.
+    """
     person = _person(request, pk)
     if not person.is_active:
         messages.error(request, "Reactivate this person before inviting them.")
+        return redirect("accounts:person", pk=person.pk)
+    if person.has_usable_password():
+        messages.error(request, f"{person.full_name} already has a password; they can reset it from the sign-in page.")
         return redirect("accounts:person", pk=person.pk)
     link = request.build_absolute_uri(reverse("accounts:password-reset-confirm", kwargs={
         "uidb64": urlsafe_base64_encode(force_bytes(person.pk)),
         "token": default_token_generator.make_token(person),
     }))
-    if person.email:
-        send_mail(
+    mailed = bool(person.email) and throttle.mail_allowed(person.email, client_address(request))
+    if mailed:
+        mail.off_the_request(
+            send_mail,
             f"You're invited to Klaxon ({person.organisation.name})",
             f"Hello {person.get_short_name()},\n\nSet your Klaxon password here:\n{link}\n\n"
             f"Organisation: {person.organisation.slug}\nUsername: {person.user_name}\n",
             None, [person.email],
         )
-    return render(request, "accounts/invitation.html", {"person": person, "link": link})
+    return render(request, "accounts/invitation.html", {"person": person, "link": link, "mailed": mailed})
 
 
 @site_admin_required
 def group_list(request):
     found = queries.groups(request.user.organisation).order_by("display_name")
-    text = (request.GET.get("q") or "").strip()
+    search = SearchForm(request.GET)
+    text = search.cleaned_data["q"] if search.is_valid() else ""
     if text:
         found = found.filter(display_name__icontains=text)
     page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "accounts/group_list.html", {"page": page, "q": text})
+    return render(request, "accounts/group_list.html", {"page": page, "q": text, "search": search})
 
 
 @site_admin_required

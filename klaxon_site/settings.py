@@ -35,6 +35,10 @@ KLAXON_ALERT_DEACTIVATION_SHARE = env_float("KLAXON_ALERT_DEACTIVATION_SHARE", 0
 KLAXON_ALERT_DEACTIVATION_MINIMUM = env_int("KLAXON_ALERT_DEACTIVATION_MINIMUM", 3)
 # How many proxies in front of Klaxon append to X-Forwarded-For (klaxon_site/lib/client_address.py).
 KLAXON_TRUSTED_PROXIES = env_int("KLAXON_TRUSTED_PROXIES", 0)
+# Password-reset and invitation mails are looked up, rendered and sent in a thread after the
+# page answers (accounts/mail.py), so the answer does not tell whether anyone matched.
+# Not read from the environment: only tests turn it off (tests/conftest.py).
+KLAXON_BACKGROUND_MAIL = True
 # Mounts the benchmark's yardstick view (bench/run.py); never on in production.
 KLAXON_BENCH_CEILING = env_bool("KLAXON_BENCH_CEILING", False)
 

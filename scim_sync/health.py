@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import Case, Count, F, Max, Q, Value, When
@@ -41,6 +40,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, User
 from accounts.signals import user_deactivated_by_provider
+from klaxon_site.lib import counters
 from scim_sync import refusals
 from scim_sync.models import ProvisioningAlert, ScimActivity, ScimEndpoint, ScimToken, sources_text
 
@@ -315,12 +315,7 @@ def deactivated_by_provider(sender, organisation, user, **kwargs):
     mass deactivation: a cache counter (about an hour long) picks the ones that look.
     """
     counter = f"health:deactivations:{organisation.pk}"
-    cache.add(counter, 0, int(DEACTIVATION_WINDOW.total_seconds()))
-    try:
-        count = cache.incr(counter)
-    except ValueError:  # The window expired between add() and incr().
-        cache.set(counter, 1, int(DEACTIVATION_WINDOW.total_seconds()))
-        count = 1
+    count = counters.count(counter, int(DEACTIVATION_WINDOW.total_seconds()))
     if deactivations_worth_a_look(count, setting("KLAXON_ALERT_DEACTIVATION_MINIMUM")):
         transaction.on_commit(lambda: _check_deactivations(organisation), robust=True)
 

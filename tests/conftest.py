@@ -17,6 +17,14 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def mail_on_the_request_path(settings):
+    """Reset and invitation mails are sent in a thread after the answer in production
+    (accounts/mail.py); tests send them at once, so the outbox holds them when the response
+    arrives and the mail sees the test's uncommitted rows."""
+    settings.KLAXON_BACKGROUND_MAIL = False
+
+
 @dataclass
 class Tenant:
     organisation: Organisation
