@@ -46,6 +46,8 @@ class Organisation(models.Model):
         "location fallback", max_length=20, default="locality", blank=True,
         help_text="Field of the work address to use when the Klaxon attribute is absent.",
     )
+    # IANA name ("Europe/London") in which the portal shows times; empty: UTC.
+    time_zone = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -149,6 +151,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     department = models.CharField(max_length=255, blank=True)
     employee_number = models.CharField(max_length=255, blank=True)
+    # What the People search matches: names, e-mail, userName, the provider's location,
+    # department and phone digits, without accents or case (accounts/search.py).
+    search_text = models.TextField(blank=True, default="", editable=False)
     # Every other attribute the identity provider sent (title, addresses, phoneNumbers,
     # manager, ...), kept as sent so that GET returns exactly what was written.
     scim_attributes = models.JSONField(default=dict, blank=True)
@@ -278,6 +283,29 @@ class GroupMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.group}"
+
+
+class ProvisioningChange(models.Model):
+    """One attribute of a person the identity provider changed ("location London → Leeds",
+    "deactivated"): the person page's provisioning history, kept as long as the SCIM
+    activity log."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="provisioning_changes")
+    at = models.DateTimeField(default=timezone.now)
+    attribute = models.CharField(max_length=60)
+    old = models.TextField(blank=True)
+    new = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [
+            models.Index(fields=["user", "at"], name="accounts_change_user_at"),
+            models.Index(fields=["organisation", "at"], name="accounts_change_org_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attribute} of {self.user_id}: {self.old} → {self.new}"
 
 
 class PortalSession(models.Model):

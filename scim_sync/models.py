@@ -129,6 +129,8 @@ class ScimToken(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="scim_tokens")
     prefix = models.CharField(max_length=SHOWN_PREFIX_LENGTH, editable=False)
     token_hash = models.CharField(max_length=64, editable=False)
+    # The administrator's name for it ("Entra production"), shown beside the prefix.
+    label = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
