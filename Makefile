@@ -6,13 +6,25 @@ PORT ?= 8000
 DEMO_ARGS := --organisation "Demo Organisation" --slug demo --admin-email admin@demo.klaxon.test \
              --admin-password klaxon-demo-admin --locations "London,Leeds,Manchester"
 
-.PHONY: run test install bench bench-fallbacks soak clean serve
+.PHONY: run test install lock lint bench bench-fallbacks soak clean serve
 
-$(VENV)/.installed: pyproject.toml
+# Everything installs from requirements.lock (exact versions, with hashes); `make lock`
+# refreshes it from pyproject.toml's ranges.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
+
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet pip-tools
+	$(VENV)/bin/pip-compile --quiet --extra test --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 install: $(VENV)/.installed
 
