@@ -1,7 +1,6 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 
-from klaxon_site.lib.database import load_timestamps_in_c
 
 
 def fold_case_like_postgresql(sender, connection, **kwargs):
@@ -30,4 +29,3 @@ class AccountsConfig(AppConfig):
         # case-insensitive unique indexes serve; `__iexact` (UPPER on PostgreSQL) cannot.
         CharField.register_lookup(Lower)
         connection_created.connect(fold_case_like_postgresql, dispatch_uid="accounts.fold_case")
-        connection_created.connect(load_timestamps_in_c, dispatch_uid="klaxon.timestamps_in_c")

@@ -97,6 +97,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, reading timestamps with psycopg's C loader (klaxon_site/db/postgresql).
+    DATABASES["default"]["ENGINE"] = "klaxon_site.db.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Identity providers send requests in parallel: WAL lets readers run beside the
     # writer, IMMEDIATE takes the write lock up front (no "database is locked" on

@@ -204,7 +204,7 @@ def test_timestamps_come_back_exactly_as_written_and_in_utc(acme):
     read = User.objects.values_list("date_joined", flat=True).get(pk=acme.admin.pk)
     assert read == written and read.tzinfo is datetime.timezone.utc
     if connection.vendor == "postgresql":
-        # Read by psycopg's C loader (klaxon_site.lib.database), not Django's pure-Python one.
+        # Read by psycopg's C loader (klaxon_site.db.postgresql), not Django's pure-Python one.
         from psycopg import adapters
         from psycopg.pq import Format
 
