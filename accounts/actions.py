@@ -14,9 +14,9 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts import reachability
+from accounts import history, reachability
 from accounts.identity import check_identifier, hidden_character, identity_key
-from accounts.models import Group, GroupMembership, Organisation, PortalSession, User
+from accounts.models import Group, GroupMembership, Organisation, PortalSession, ProvisioningChange, User
 from accounts.signals import user_deactivated_by_provider
 from klaxon_site.lib.bulk_update import update_rows
 from locations.actions import resolve_location, resolved_location_id
@@ -243,6 +243,7 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
 
 def _write_provisioned(organisation: Organisation, user: User, values: dict) -> User:
     previous_email = user.email
+    before = None if user.pk is None else _history_state(user)
     for name in PROVISIONED_FIELDS:
         value = values.get(name)
         setattr(user, name, value if name == "external_id" else (value or ""))
@@ -269,12 +270,62 @@ def _write_provisioned(organisation: Organisation, user: User, values: dict) -> 
             user.save()
     except IntegrityError as error:
         raise _conflict(error, user) from None
+    if before is not None:
+        _record_provisioning_changes(organisation, user, before, at=user.idp_last_seen_at)
     if deactivated:
         end_sessions(user)
         user_deactivated_by_provider.send(sender=User, organisation=organisation, user=user)
     if user.recovery_email and identity_key(previous_email) != identity_key(user.email) and previous_email:
         _announce_email_change(user, previous_email)
     return user
+
+
+# The attributes the provisioning history follows (accounts/history.py names them), read
+# from the person as a ProvisioningChange would store them.
+_HISTORY_TEXTS = {
+    "userName": "user_name", "externalId": "external_id", "displayName": "display_name",
+    "givenName": "given_name", "familyName": "family_name", "email": "email", "department": "department",
+}
+
+
+def _history_state(user: User) -> dict:
+    """What the provisioning history compares, read before a change without a query: the
+    location as its key (its name is looked up only when it changed) and the number masked."""
+    state = {attribute: getattr(user, field) or "" for attribute, field in _HISTORY_TEXTS.items()}
+    state["active"] = user.is_active
+    state["location"] = (user.location_id, user.location if User.location.is_cached(user) else None)
+    state["number"] = (user.notification_phone, history.masked_number(user.notification_phone, user.phone_problem))
+    return state
+
+
+def _record_provisioning_changes(organisation: Organisation, user: User, before: dict, *, at) -> None:
+    """One ProvisioningChange per attribute the provider changed, all in one INSERT; no
+    statement when nothing changed (most PUTs of a synchronisation cycle resend the same)."""
+    after = _history_state(user)
+    changes = []
+
+    def change(attribute: str, old: str, new: str) -> None:
+        changes.append(ProvisioningChange(organisation=organisation, user=user, at=at,
+                                          attribute=attribute, old=old, new=new))
+
+    for attribute in _HISTORY_TEXTS:
+        if before[attribute] != after[attribute]:
+            change(attribute, before[attribute], after[attribute])
+    if before["active"] != after["active"]:
+        change("active", "active" if before["active"] else "deactivated",
+               "reactivated" if after["active"] else "deactivated")
+    def location_name(pk, loaded) -> str:  # loaded with the person, else looked up (adoption)
+        if loaded is not None or pk is None:
+            return loaded.name if loaded is not None else ""
+        return Location.objects.filter(pk=pk).values_list("name", flat=True).first() or ""
+
+    (old_id, old_location), (new_id, new_location) = before["location"], after["location"]
+    if old_id != new_id:
+        change("location", location_name(old_id, old_location), location_name(new_id, new_location))
+    if before["number"] != after["number"]:
+        change("number", before["number"][1], after["number"][1])
+    if changes:
+        ProvisioningChange.objects.bulk_create(changes)
 
 
 def _announce_email_change(user: User, previous: str) -> None:

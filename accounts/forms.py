@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib.auth import authenticate
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sites.shortcuts import get_current_site
 from django.utils.encoding import force_bytes
@@ -11,7 +11,8 @@ from accounts.actions import normalise_phone
 from accounts.backends import AmbiguousSignIn, Login, organisation_by_slug
 from accounts.identity import identity_key
 from accounts.models import Group, User
-from accounts.queries import MAX_SEARCH_CHARACTERS
+from accounts.queries import MAX_SEARCH_CHARACTERS, SOURCE_FILTERS
+from accounts.reachability import source_label
 from klaxon_site.lib.client_address import client_address
 from klaxon_site.lib.keys import database_key
 from locations.models import Location
@@ -24,11 +25,16 @@ class OrganisationSignInForm(AuthenticationForm):
     person the login names, so that every spelling of it counts together.
     """
 
-    organisation = forms.SlugField(
+    # Any text, in any letter case: a short name that names no organisation gets the same
+    # answer as a wrong password (never "Enter a valid slug", which tells a slug from a
+    # name), so the page does not reveal which organisations exist.
+    organisation = forms.CharField(
         label="Organisation",
         max_length=64,
         help_text="Your organisation's Klaxon short name, for example acme.",
-        widget=forms.TextInput(attrs={"autocomplete": "organization", "autofocus": True}),
+        error_messages={"required": "Enter your organisation's short name.",
+                        "max_length": "An organisation's short name has at most 64 characters."},
+        widget=forms.TextInput(attrs={"autocomplete": "organization", "autofocus": True, "autocapitalize": "none"}),
     )
     field_order = ["organisation", "username", "password"]
 
@@ -36,6 +42,8 @@ class OrganisationSignInForm(AuthenticationForm):
         super().__init__(request, *args, **kwargs)
         self.fields["username"].label = "E-mail or username"
         self.fields["username"].widget.attrs.pop("autofocus", None)
+        self.fields["username"].error_messages["required"] = "Enter your e-mail address or username."
+        self.fields["password"].error_messages["required"] = "Enter your password."
 
     def clean(self):
         slug = self.cleaned_data.get("organisation")
@@ -109,8 +117,18 @@ class OrganisationPasswordResetForm(PasswordResetForm):
     accounts/throttle.py.
     """
 
-    organisation = forms.SlugField(label="Organisation", max_length=64)
+    organisation = forms.CharField(
+        label="Organisation", max_length=64, help_text="Your organisation's Klaxon short name, for example acme.",
+        error_messages={"required": "Enter your organisation's short name."},
+        widget=forms.TextInput(attrs={"autocomplete": "organization", "autocapitalize": "none"}),
+    )
     field_order = ["organisation", "email"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].label = "E-mail address"
+        self.fields["email"].error_messages.update(required="Enter your e-mail address.",
+                                                   invalid="Enter an e-mail address, such as jo@example.com.")
 
     def get_users(self, email):
         """Active people of the organisation whose recovery address is `email` (any case)."""
@@ -171,6 +189,39 @@ class ChoosePasswordForm(SetPasswordForm):
         return self.user
 
 
+class ChangePasswordForm(PasswordChangeForm):
+    """A signed-in person's new password, after their current one. Wrong current passwords
+    count like those at /confirm-password/ (accounts/throttle.py): a session left open must
+    not allow unlimited guesses. `used_up` tells the view that this answer used up the
+    allowance. Saves the password alone: a full save would write back every field as read
+    at the start of the request, over what the identity provider changed meanwhile."""
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.used_up = False
+        self.fields["old_password"].label = "Current password"
+        self.fields["old_password"].widget.attrs.pop("autofocus", None)
+        self.fields["new_password2"].label = "New password again"
+
+    def clean_old_password(self):
+        password = self.cleaned_data["old_password"]
+        if throttle.confirm_blocked(self.user):
+            raise forms.ValidationError(
+                "Too many wrong passwords for this account. Wait 15 minutes, then try again.", code="throttled"
+            )
+        if not self.user.check_password(password):
+            self.used_up = throttle.confirm_failed(self.user)
+            raise forms.ValidationError("That is not your current password.", code="password_incorrect")
+        throttle.confirm_succeeded(self.user)
+        return password
+
+    def save(self, commit=True):
+        self.user.set_password(self.cleaned_data["new_password1"])
+        if commit:
+            self.user.save(update_fields=["password"])
+        return self.user
+
+
 # Portal query strings ---------------------------------------------------------------------
 
 
@@ -205,6 +256,11 @@ def _choices(*values):
     return [("", "Any"), *values]
 
 
+def _source_choices():
+    """accounts.queries.SOURCE_FILTERS, in the words of accounts.reachability.source_label."""
+    return _choices(*((value, source_label(source)) for value, source in SOURCE_FILTERS.items()))
+
+
 class SearchForm(forms.Form):
     q = SearchField(label="Search")
 
@@ -221,6 +277,8 @@ class PeopleFilterForm(forms.Form):
     source = forms.ChoiceField(label="Source", required=False, choices=_choices(*User.Source.choices))
     phone = forms.ChoiceField(label="Phone", required=False, choices=_choices(
         ("usable", "Usable number"), ("missing", "Missing"), ("problem", "Could not be read")))
+    number_source = forms.ChoiceField(label="Number source", required=False, choices=_source_choices())
+    location_source = forms.ChoiceField(label="Location source", required=False, choices=_source_choices())
     unmatched = forms.ChoiceField(label="Unmatched location", required=False, choices=_choices(("1", "Yes")))
     orphans = forms.ChoiceField(label="Not seen since synchronisation began", required=False,
                                 choices=_choices(("1", "Yes")))

@@ -17,6 +17,7 @@ from accounts.identity import (
     identity_key,
     refresh_identity_keys,
 )
+from accounts.search import SearchTextField, with_search_text
 
 
 def validate_region(value: str) -> None:
@@ -153,7 +154,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     employee_number = models.CharField(max_length=255, blank=True)
     # What the People search matches: names, e-mail, userName, the provider's location,
     # department and phone digits, without accents or case (accounts/search.py).
-    search_text = models.TextField(blank=True, default="", editable=False)
+    search_text = SearchTextField()
     # Every other attribute the identity provider sent (title, addresses, phoneNumbers,
     # manager, ...), kept as sent so that GET returns exactly what was written.
     scim_attributes = models.JSONField(default=dict, blank=True)
@@ -203,6 +204,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.user_name
+
+    def save(self, *args, **kwargs):
+        # A save of some fields refreshes the search text when it changes a searched one.
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = with_search_text(kwargs["update_fields"])
+        super().save(*args, **kwargs)
 
     def clean(self):
         super().clean()

@@ -2,6 +2,7 @@
 
 from django.db.models import Count, Q
 
+from accounts import reachability, search
 from accounts.models import Group, User
 from klaxon_site.lib.keys import database_key
 from locations.models import Location
@@ -12,6 +13,13 @@ PHONE_FILTERS = {
     "usable": ~Q(notification_phone=""),
 }
 UNMATCHED_LOCATION = Q(location__is_default=True) & ~Q(idp_location=None) & ~Q(idp_location="")
+# Where a number or location came from (User.number_source, location_source), as the
+# People page's filters name them: "none" for nothing sent.
+SOURCES = (
+    reachability.KLAXON, *(f"phone:{kind}" for kind in reachability.PHONE_TYPES),
+    *(f"address:{field}" for field in reachability.ADDRESS_FIELDS), *reachability.SET_IN_KLAXON,
+)
+SOURCE_FILTERS = {**{source: source for source in SOURCES}, "none": ""}
 # Longer search text is cut: a LIKE over five columns with a huge pattern only costs.
 MAX_SEARCH_CHARACTERS = 200
 
@@ -28,10 +36,8 @@ def people(organisation, params, *, sync_started_at=None):
     found = User.objects.filter(organisation=organisation).select_related("location")
     text = (params.get("q") or "").replace("\x00", "")[:MAX_SEARCH_CHARACTERS].strip()
     if text:
-        found = found.filter(
-            Q(user_name__icontains=text) | Q(email__icontains=text) | Q(display_name__icontains=text)
-            | Q(given_name__icontains=text) | Q(family_name__icontains=text)
-        )
+        condition = search.matching(text, organisation.phone_region)
+        found = found.filter(condition) if condition is not None else found.none()
     if (location := database_key(params.get("location"))) is not None:
         found = found.filter(location_id=location)
     if (group := database_key(params.get("group"))) is not None:
@@ -40,6 +46,9 @@ def people(organisation, params, *, sync_started_at=None):
         found = found.filter(is_active=params["active"] == "yes")
     if params.get("source") in User.Source.values:
         found = found.filter(source=params["source"])
+    for field in ("number_source", "location_source"):
+        if params.get(field) in SOURCE_FILTERS:
+            found = found.filter(**{field: SOURCE_FILTERS[params[field]]})
     if params.get("phone") in PHONE_FILTERS:
         found = found.filter(PHONE_FILTERS[params["phone"]])
     if params.get("unmatched") == "1":
@@ -51,15 +60,26 @@ def people(organisation, params, *, sync_started_at=None):
 
 
 def reach(organisation) -> dict:
-    """Who would we reach? The dashboard's answer."""
-    active = User.objects.filter(organisation=organisation, is_active=True)
-    totals = active.aggregate(
-        active=Count("pk"),
-        reachable=Count("pk", filter=PHONE_FILTERS["usable"]),
-        missing=Count("pk", filter=PHONE_FILTERS["missing"]),
-        problem=Count("pk", filter=PHONE_FILTERS["problem"]),
-        unmatched=Count("pk", filter=UNMATCHED_LOCATION),
+    """Who would we reach? The dashboard's answer.
+
+    Every count but `provisioned` counts active people only. `provisioned` counts everyone
+    the identity provider created, active or not, as the Synchronisation page's
+    "Provisioned" does; `provisioned_active` those of them who are active, so that the
+    dashboard can say how the two pages' figures fit together.
+    """
+    active = Q(is_active=True)
+    from_provider = Q(source=User.Source.IDENTITY_PROVIDER)
+    totals = User.objects.filter(organisation=organisation).aggregate(
+        active=Count("pk", filter=active),
+        reachable=Count("pk", filter=active & PHONE_FILTERS["usable"]),
+        missing=Count("pk", filter=active & PHONE_FILTERS["missing"]),
+        problem=Count("pk", filter=active & PHONE_FILTERS["problem"]),
+        unmatched=Count("pk", filter=active & UNMATCHED_LOCATION),
+        provisioned=Count("pk", filter=from_provider),
+        provisioned_active=Count("pk", filter=from_provider & active),
     )
+    totals["manual_active"] = totals["active"] - totals["provisioned_active"]
+    totals["provisioned_inactive"] = totals["provisioned"] - totals["provisioned_active"]
     active_here = Q(users__is_active=True)
     locations = Location.objects.filter(organisation=organisation).annotate(
         active=Count("users", filter=active_here),

@@ -24,4 +24,5 @@ urlpatterns = [
     path("groups/", views.group_list, name="groups"),
     path("groups/<int:pk>/", views.group_detail, name="group"),
     path("profile/", views.profile, name="profile"),
+    path("profile/password/", views.profile_password, name="profile-password"),
 ]

@@ -3,7 +3,7 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
@@ -14,9 +14,10 @@ from django.utils.encoding import force_bytes
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
 from django.views.decorators.http import require_POST
 
-from accounts import actions, mail, queries, throttle
+from accounts import actions, display, history, mail, queries, throttle, time_zones
 from accounts.access import mark_recent_sign_in, member_required, recent_sign_in_required, site_admin_required
 from accounts.forms import (
+    ChangePasswordForm,
     ChoosePasswordForm,
     ConfirmPasswordForm,
     OrganisationPasswordResetForm,
@@ -61,7 +62,21 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 def home(request):
     if not request.user.is_site_admin:
         return redirect("accounts:profile")
-    return render(request, "accounts/dashboard.html", {"reach": queries.reach(request.user.organisation)})
+    reach = queries.reach(request.user.organisation)
+    reach["locations"] = list(reach["locations"])
+    return render(request, "accounts/dashboard.html", {"reach": reach, "chart": _reach_chart(reach["locations"])})
+
+
+def _reach_chart(locations) -> list[dict]:
+    """The dashboard's bar chart: per location, bars as long as its active and reachable
+    people, in percent of the largest location (drawn as SVG rectangles with width
+    attributes: the Content-Security-Policy forbids style attributes)."""
+    widest = max((location.active for location in locations), default=0) or 1
+    return [{
+        "location": location,
+        "active_width": f"{location.active * 100 / widest:.2f}",
+        "reachable_width": f"{location.reachable * 100 / widest:.2f}",
+    } for location in locations]
 
 
 @member_required
@@ -105,12 +120,14 @@ def people_list(request):
     if page.number != _page_number(wanted):
         total, rows = page_of(found, (page.number - 1) * PAGE_SIZE, PAGE_SIZE, listing=listing)
     page.object_list = rows
+    locations = list(Location.objects.filter(organisation=organisation))
+    _mark_waiting(rows, {location.name_key for location in locations}, organisation.phone_region)
     return render(request, "accounts/people_list.html", {
         "page": page,
         "filters": filters,
         "params": params,
         "filter_form": filter_form,
-        "locations": Location.objects.filter(organisation=organisation),
+        "locations": locations,
         "groups": Group.objects.filter(organisation=organisation).only("pk", "display_name"),
         "sources": User.Source.choices,
         "sync_started": sync_started_at is not None,
@@ -119,9 +136,19 @@ def people_list(request):
 
 # What a row of the People page shows.
 PEOPLE_LIST_FIELDS = (
-    "user_name", "display_name", "given_name", "family_name", "location__name", "notification_phone",
-    "phone_problem", "is_active", "source",
+    "user_name", "display_name", "given_name", "family_name", "location__name", "location__is_default",
+    "idp_location", "idp_location_key", "notification_phone", "phone_problem", "is_active", "source",
 )
+
+
+def _mark_waiting(people, location_keys: set, region: str) -> None:
+    """Set each row's `phone_shown` (accounts.display.phone_number) and `waiting_for`: the
+    location the provider sent when it matched none and the person waits on Default for it
+    (a "Create location" button offers it); "" otherwise."""
+    for person in people:
+        person.phone_shown = display.phone_number(person.notification_phone, region)
+        unmatched = person.location_id and person.location.is_default and person.idp_location
+        person.waiting_for = person.idp_location if unmatched and person.idp_location_key not in location_keys else ""
 
 
 def _page_number(text) -> int:
@@ -140,11 +167,16 @@ def _person(request, pk) -> User:
 @site_admin_required
 def person_detail(request, pk):
     person = _person(request, pk)
+    organisation = request.user.organisation
     return render(request, "accounts/person_detail.html", {
         "person": person,
-        "location_form": PersonLocationForm(request.user.organisation, initial={"location": person.location}),
+        "location_form": PersonLocationForm(organisation, initial={"location": person.location}),
         "groups": Group.objects.filter(memberships__user=person).order_by("display_name"),
-        "national_phone": actions.national_format(person.notification_phone),
+        "phone": display.phone_number(person.notification_phone, organisation.phone_region),
+        "number_source": display.value_source(person.number_source, person),
+        "location_source": display.value_source(person.location_source, person),
+        "zone": time_zones.zone_of(organisation),
+        "history": history.timeline(person),
     })
 
 
@@ -243,15 +275,49 @@ def group_detail(request, pk):
     return render(request, "accounts/group_detail.html", {"group": group, "page": page})
 
 
+def _profile_form(person, data=None) -> ProfileForm:
+    # The number as the person would type it: a number from abroad keeps its country code,
+    # so that saving the form unchanged reads it back as the same number.
+    initial = {"location": person.location,
+               "notification_phone": display.phone_number(person.notification_phone, person.organisation.phone_region)}
+    return ProfileForm(person, data, initial=initial)
+
+
+def _profile_page(request, *, form=None, password_form=None):
+    person = request.user
+    return render(request, "accounts/profile.html", {
+        "person": person,
+        "form": form or _profile_form(person),
+        "password_form": password_form or ChangePasswordForm(person),
+    })
+
+
 @member_required
 def profile(request):
     person = request.user
-    initial = {"location": person.location, "notification_phone": actions.national_format(person.notification_phone)}
-    form = ProfileForm(person, request.POST or None, initial=initial)
+    form = _profile_form(person, request.POST or None)
     if request.method == "POST" and form.is_valid():
         actions.update_own_profile(
             person, location=form.cleaned_data["location"], notification_phone=form.cleaned_data["notification_phone"]
         )
         messages.success(request, "Your profile is saved.")
         return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form, "person": person})
+    return _profile_page(request, form=form)
+
+
+@member_required
+@require_POST
+def profile_password(request):
+    """Change one's own password: the current one first (wrong ones count as at
+    /confirm-password/: the fifth in 15 minutes ends the session); this session stays signed in."""
+    form = ChangePasswordForm(request.user, request.POST)
+    if form.is_valid():
+        form.save()
+        update_session_auth_hash(request, form.user)
+        messages.success(request, "Your password is changed. Your other sessions were signed out.")
+        return redirect("accounts:profile")
+    if form.used_up:
+        logout(request)
+        messages.error(request, "Too many wrong passwords: you were signed out. Sign in again to carry on.")
+        return redirect("accounts:login")
+    return _profile_page(request, password_form=form)

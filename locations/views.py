@@ -4,6 +4,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from accounts.access import site_admin_required
 from accounts.forms import LocationForm
@@ -46,6 +49,28 @@ def location_list(request):
             messages.success(request, f"Location {location.name} created.{_picked_up(picked_up)}")
             return redirect("locations:list")
     return render(request, "locations/location_list.html", {"locations": _locations(request), "form": form})
+
+
+@site_admin_required
+@require_POST
+def location_create_sent(request):
+    """The People page's one-click "Create location Bristol" for a name the identity provider
+    sent that matched no location: everyone waiting for it on Default moves to it. Back to
+    the page the button was on."""
+    back = request.POST.get("next") or reverse("accounts:people")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("accounts:people")
+    form = LocationForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That name cannot be a location: " + " ".join(form.errors.get("name", [])))
+        return redirect(back)
+    try:
+        location, picked_up = actions.create_location(request.user.organisation, form.cleaned_data["name"])
+    except ValidationError as error:
+        messages.error(request, _first_error(error))
+    else:
+        messages.success(request, f"Location {location.name} created.{_picked_up(picked_up)}")
+    return redirect(back)
 
 
 @site_admin_required

@@ -28,11 +28,11 @@ class ScimEndpointAdmin(ReadOnlyAdmin):
 class ScimTokenAdmin(ReadOnlyAdmin):
     """Deleting a token stays possible: it is how staff revoke a leaked one at once."""
 
-    list_display = ("prefix", "organisation", "created_at", "created_by", "last_used_at", "expires_at")
+    list_display = ("prefix", "label", "organisation", "created_at", "created_by", "last_used_at", "expires_at")
     list_filter = ("organisation",)
     list_select_related = ("organisation", "created_by")
     search_fields = ("prefix",)
-    fields = ("organisation", "prefix", "created_at", "created_by", "last_used_at", "expires_at")
+    fields = ("organisation", "prefix", "label", "created_at", "created_by", "last_used_at", "expires_at")
 
     def lookup_allowed(self, lookup, value, request=None):
         # As Django's UserAdmin does for passwords: no probing hashes through the changelist URL.

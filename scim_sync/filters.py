@@ -194,7 +194,9 @@ class QueryTranslator:
             if not column.case_exact and suffix in ("exact", "contains", "startswith", "endswith"):
                 suffix = "i" + suffix
             q = Q(**{f"{column.lookup}__{suffix}": value})
-        if value == "" or op in (CompareOperator.lt, CompareOperator.le):
+        if value == "" or op in (CompareOperator.lt, CompareOperator.le) or column.kind == "json":
+            # (JSON: an absent key reads as NULL, and NOT over NULL selects nothing, so
+            # `not (attr eq "x")` would miss people without the attribute.)
             # A person without the attribute matches no comparison (`ne` is the negation), but
             # Klaxon keeps an absent text as "", which `eq ""`, `co ""` or `lt "m"` would match.
             # (Not added otherwise: PostgreSQL would take `IS NOT NULL` to the wrong index.)

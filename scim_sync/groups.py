@@ -13,7 +13,7 @@ from accounts import actions
 from accounts.models import Group, GroupMembership
 from scim_sync.filters import parse_filter
 from scim_sync.protocol import ScimError
-from scim_sync.schema import CORE_GROUP_SCHEMA, MAX_PATCH_OPERATIONS
+from scim_sync.schema import CORE_GROUP_SCHEMA
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -110,8 +110,6 @@ def read_patch(group_id: str, body: dict) -> GroupChange:
         raise ScimError(400, f"A PATCH request names the {PATCH_SCHEMA} schema.", "invalidSyntax")
     if not isinstance(operations, list):
         raise ScimError(400, "A PATCH request needs an \"Operations\" list.", "invalidSyntax")
-    if len(operations) > MAX_PATCH_OPERATIONS:
-        raise ScimError(400, f"At most {MAX_PATCH_OPERATIONS} operations per PATCH.", "tooMany")
     change = GroupChange()
     for operation in operations:
         if not isinstance(operation, dict):

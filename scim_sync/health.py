@@ -1,7 +1,7 @@
 """Provisioning health: notice when synchronisation goes wrong and tell the site administrators.
 
 Klaxon decides who receives emergency alerts, so a stale token, a stopped identity provider
-or a mass deactivation is a safety problem that nobody sees on the provider's side. Three
+or a mass deactivation is a safety problem that nobody sees on the provider's side. Four
 conditions are evaluated per organisation:
 
 (a) auth_failures: at least KLAXON_ALERT_AUTH_FAILURES (10) SCIM requests refused (401 or
@@ -18,10 +18,15 @@ conditions are evaluated per organisation:
     KLAXON_ALERT_DEACTIVATION_MINIMUM (3) people in the last hour, and more than
     KLAXON_ALERT_DEACTIVATION_SHARE (0.10) of those active an hour ago (active now plus
     deactivated since).
+(d) token_expiry: the token the identity provider should be using (the newest live one)
+    stops working by itself within KLAXON_ALERT_TOKEN_EXPIRY_DAYS (7) days: the expiry an
+    administrator chose when generating or rotating it. Tokens kept by a rotation's grace
+    period are meant to stop and raise nothing. E-mailed once per warning period, not daily.
 
 A raised condition e-mails the organisation's active site administrators at most once a day
-and shows on the Synchronisation page until it clears. `check_provisioning_health` (cron,
-every 15 minutes) evaluates all three and clears what no longer holds; (a) is also evaluated
+((d): once in its warning period) and shows on the Synchronisation page until it clears.
+`check_provisioning_health` (cron, every 15 minutes) evaluates all four and clears what no
+longer holds; (a) is also evaluated
 when the failure counter of `scim_sync.auth` reaches the threshold, and (c) after SCIM
 deactivations, so the first e-mail need not wait for cron.
 """
@@ -38,6 +43,7 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import time_zones
 from accounts.models import Organisation, User
 from accounts.signals import user_deactivated_by_provider
 from klaxon_site.lib import counters
@@ -59,6 +65,7 @@ DEFAULTS = {
     "KLAXON_ALERT_DEACTIVATION_SHARE": 0.10,
     # So that one leaver in a team of five raises nothing.
     "KLAXON_ALERT_DEACTIVATION_MINIMUM": 3,
+    "KLAXON_ALERT_TOKEN_EXPIRY_DAYS": 7,
 }
 
 # What administrators read, in the e-mail and on the Synchronisation page; `advice` picks the
@@ -88,7 +95,15 @@ ADVICE = {
         "filter changed. Deactivated people receive no emergency alerts. Check the Klaxon application's "
         "assignments in Entra ID or Okta; people assigned again are reactivated at the next synchronisation.",
     ),
+    Condition.TOKEN_EXPIRY: (
+        "Your identity provider's token expires soon",
+        "When it expires, Klaxon refuses your identity provider's requests and changes to people stop reaching "
+        "Klaxon. Before then, rotate the token on the Synchronisation page (keep the old one working for 24 "
+        "hours) and paste the new token as the Secret Token in Entra ID (Provisioning › Admin Credentials) or "
+        "as the API token in Okta (Provisioning › Integration).",
+    ),
 }
+
 
 
 # (a) while the identity provider's own requests are still accepted: someone else, or something
@@ -110,7 +125,7 @@ def setting(name: str):
     return getattr(settings, name, DEFAULTS[name])
 
 
-# The three conditions: each returns a sentence describing the problem, or None. ------------
+# The conditions: each returns a sentence describing the problem, or None. ------------
 
 
 def auth_failures(organisation: Organisation, now: datetime) -> str | None:
@@ -132,7 +147,7 @@ def provider_last_accepted(organisation: Organisation, since: datetime) -> datet
     with 401 or 429 from before that are left out."""
     used = ScimToken.objects.filter(organisation=organisation, last_used_at__gte=since).aggregate(
         last=Max("last_used_at"))["last"]
-    logged = ScimActivity.objects.filter(organisation=organisation, at__gte=since).exclude(
+    logged = ScimActivity.objects.requests().filter(organisation=organisation, at__gte=since).exclude(
         status__in=(401, 429)).order_by("-at").values_list("at", flat=True).first()
     return max(filter(None, (used, logged)), default=None)
 
@@ -168,19 +183,43 @@ def mass_deactivation(organisation: Organisation, now: datetime) -> str | None:
     return f"The identity provider deactivated {deactivated} of {before} active people in the last hour."
 
 
+def token_expiry(organisation: Organisation, now: datetime) -> str | None:
+    """(d): the newest live token has an expiry within the warning period."""
+    newest = ScimToken.objects.filter(organisation=organisation).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    ).order_by("-created_at", "-pk").first()
+    if newest is None or newest.expires_at is None:
+        return None
+    if newest.expires_at > now + timedelta(days=setting("KLAXON_ALERT_TOKEN_EXPIRY_DAYS")):
+        return None
+    when = newest.expires_at.astimezone(time_zones.zone_of(organisation))
+    return (f"The token {newest.shown_name} stops working on {when:%d %b %Y, %H:%M} "
+            f"{time_zones.zone_name(organisation)}.")
+
+
 CHECKS = {
     Condition.AUTH_FAILURES: auth_failures,
     Condition.SILENCE: silence,
     Condition.MASS_DEACTIVATION: mass_deactivation,
+    Condition.TOKEN_EXPIRY: token_expiry,
 }
 
 
 # Raising, notifying, clearing. ----------------------------------------------------------
 
 
+def renotify_after(condition: str) -> timedelta:
+    """How long after an e-mail the same open condition may e-mail again: a day, but an
+    expiring token is announced once in its warning period (a daily reminder about the same
+    date would teach people to ignore the mail)."""
+    if condition == Condition.TOKEN_EXPIRY:
+        return timedelta(days=setting("KLAXON_ALERT_TOKEN_EXPIRY_DAYS"))
+    return RENOTIFY_AFTER
+
+
 def raise_alert(organisation: Organisation, condition: str, detail: str, now: datetime) -> bool:
     """Open the alert (or keep it open) and e-mail the site administrators unless they were
-    e-mailed about it in the last day; return whether this call sent the e-mail.
+    e-mailed about it in the last day (`renotify_after`); return whether this call sent the e-mail.
 
     The database decides who sends: one row per organisation and condition (unique
     constraint), and the claim is a conditional UPDATE in the transaction that sends. Of two
@@ -196,7 +235,7 @@ def raise_alert(organisation: Organisation, condition: str, detail: str, now: da
         When(cleared_at__isnull=False, then=Value(now)), default=F("first_raised_at")
     ))
     with transaction.atomic():
-        due = Q(last_notified_at__isnull=True) | Q(last_notified_at__lte=now - RENOTIFY_AFTER)
+        due = Q(last_notified_at__isnull=True) | Q(last_notified_at__lte=now - renotify_after(condition))
         if not alert.filter(due).update(last_notified_at=now):
             return False
         notify(organisation, condition, detail, now)

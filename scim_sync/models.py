@@ -137,7 +137,14 @@ class ScimToken(models.Model):
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(
-        null=True, blank=True, help_text="Empty while current; set when a newer token supersedes it."
+        null=True, blank=True,
+        help_text="When it stops working: the expiry chosen for it, the end of a rotation's grace period, or "
+                  "the moment it was revoked. Empty: until rotated or revoked.",
+    )
+    # So that "Token klx_… expired" is written once (scim_sync.credentials.log_ended_tokens);
+    # revoking, ending a grace period and rotating without grace write their own line instead.
+    end_logged = models.BooleanField(
+        default=False, help_text="The activity log already says when and why this token stopped working."
     )
 
     objects = ScimTokenQuerySet.as_manager()
@@ -154,13 +161,39 @@ class ScimToken(models.Model):
     def is_live(self) -> bool:
         return self.expires_at is None or self.expires_at > timezone.now()
 
+    @property
+    def shown_name(self) -> str:
+        """How administrators and the activity log name it: "klx_ab12cdef… (Entra production)"."""
+        return f"{self.prefix}…" + (f" ({self.label})" if self.label else "")
+
+
+# The method of activity rows that record what a person did in Klaxon (a token generated,
+# revoked, relabelled) rather than a SCIM request. The identity provider never reads the log.
+PORTAL_METHOD = "PORTAL"
+# Refusals an identity provider gets for its credentials rather than for what it sent.
+REFUSED_STATUSES = (401, 403, 429)
+
+
+class ScimActivityQuerySet(models.QuerySet):
+    def requests(self):
+        """Only the SCIM requests, without the rows of actions taken in the portal."""
+        return self.exclude(method=PORTAL_METHOD)
+
 
 class ScimActivity(models.Model):
-    """One SCIM request, as administrators see it on the Synchronisation page.
+    """One SCIM request, as administrators see it on the Synchronisation page, or one action on
+    the organisation's tokens (method PORTAL_METHOD, resource type "Token", the token's shown
+    prefix as resource id).
 
     Never holds tokens, request bodies or phone numbers: only what identifies the
     resource and the outcome.
     """
+
+    class Result(models.TextChoices):
+        SUCCESS = "success", "Success"
+        CLIENT_ERROR = "client_error", "Client error"
+        REFUSED = "refused", "Refused"
+        SERVER_ERROR = "server_error", "Server error"
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="scim_activity")
     at = models.DateTimeField(default=timezone.now)
@@ -172,6 +205,8 @@ class ScimActivity(models.Model):
     scim_type = models.CharField("scimType", max_length=40, blank=True)
     detail = models.CharField(max_length=255, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
+
+    objects = ScimActivityQuerySet.as_manager()
 
     class Meta:
         verbose_name = "SCIM activity"
@@ -190,10 +225,46 @@ class ScimActivity(models.Model):
     @property
     def summary(self) -> str:
         """One line for administrators, e.g. "PATCH user jo@acme.test: 400 invalidValue: …"."""
+        if self.is_portal:
+            return self.label + (f": {self.detail}" if self.detail else "")
         kind = self.resource_type.lower() if self.resource_type in ("User", "Group") else self.resource_type
         subject = " ".join(filter(None, (self.method, kind, self.label or self.resource_id)))
         outcome = " ".join(filter(None, (str(self.status), self.scim_type)))
         return f"{subject}: {outcome}" + (f": {self.detail}" if self.detail else "")
+
+    @property
+    def is_portal(self) -> bool:
+        return self.method == PORTAL_METHOD
+
+    @property
+    def result(self) -> str:
+        """The outcome class shown as a badge and filtered on (see `result_q`)."""
+        return self.result_for(self.status)
+
+    @property
+    def result_label(self) -> str:
+        return self.Result(self.result).label
+
+    @classmethod
+    def result_for(cls, status: int) -> "ScimActivity.Result":
+        if status >= 500:
+            return cls.Result.SERVER_ERROR
+        if status in REFUSED_STATUSES:
+            return cls.Result.REFUSED
+        if status >= 400:
+            return cls.Result.CLIENT_ERROR
+        return cls.Result.SUCCESS
+
+    @classmethod
+    def result_q(cls, result: str) -> Q:
+        """The rows whose `result` is `result`, as a database condition."""
+        conditions: dict[str, Q] = {
+            cls.Result.SUCCESS: Q(status__lt=400),
+            cls.Result.REFUSED: Q(status__in=REFUSED_STATUSES),
+            cls.Result.CLIENT_ERROR: Q(status__gte=400, status__lt=500) & ~Q(status__in=REFUSED_STATUSES),
+            cls.Result.SERVER_ERROR: Q(status__gte=500),
+        }
+        return conditions[result]
 
 
 # Source addresses an AuthFailureSummary keeps; requests from further ones are only counted.
@@ -285,6 +356,7 @@ class ProvisioningAlert(models.Model):
         AUTH_FAILURES = "auth_failures", "Authentication failing"
         SILENCE = "silence", "No requests"
         MASS_DEACTIVATION = "mass_deactivation", "Many people deactivated"
+        TOKEN_EXPIRY = "token_expiry", "Token expiring soon"
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="provisioning_alerts")
     condition = models.CharField(max_length=40, choices=Condition.choices)

@@ -161,8 +161,6 @@ def scim_exception_handler(exc, context):
         status_code, detail, scim_type = 409, str(exc), "uniqueness"
     elif isinstance(exc, Http404 | exceptions.NotFound):
         status_code, detail, scim_type = 404, str(exc) or "Resource not found.", None
-        if detail.startswith("No ") and "matches the given query" in detail:
-            detail = "Resource not found."
     elif isinstance(exc, exceptions.Throttled):
         status_code, detail, scim_type = 429, "Too many failed attempts; try again later.", None
         if exc.wait:
@@ -185,10 +183,7 @@ def scim_exception_handler(exc, context):
         headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
     else:
         return None
-    response = Response(error_body(status_code, detail, scim_type), status=status_code, headers=headers)
-    response.scim_type = scim_type or ""
-    response.scim_detail = detail
-    return response
+    return Response(error_body(status_code, detail, scim_type), status=status_code, headers=headers)
 
 
 def unhandled_error_response() -> Response:

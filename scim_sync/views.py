@@ -21,8 +21,9 @@ from scim_sync import resources
 from scim_sync.auth import ScimTokenAuthentication
 from scim_sync.credentials import record_activity
 from scim_sync.filters import GROUP_COLUMNS, GROUP_FILTERS, USER_COLUMNS, USER_FILTERS, filter_q, sort_field
-from scim_sync.groups import apply_change, canonical_group_body, member_displays, member_values, read_patch
+from scim_sync.groups import apply_change, read_patch
 from scim_sync.models import PageBookmark
+from scim_sync.params import GroupBody, ListParams, check_operation_count, projection_of, search_params
 from scim_sync.projection import Projection
 from scim_sync.protocol import (
     SCIM_MEDIA_TYPE,
@@ -30,16 +31,15 @@ from scim_sync.protocol import (
     ScimError,
     ScimParser,
     ScimRenderer,
-    refuse_unstorable_text,
     error_body,
+    refuse_unstorable_text,
     scim_exception_handler,
     unhandled_error_response,
 )
-from scim_sync.schema import CORE_GROUP_SCHEMA, MAX_PAGE_SIZE, PROVIDER, SERVICE_PROVIDER_CONFIG
+from scim_sync.schema import CORE_GROUP_SCHEMA, PROVIDER, SERVICE_PROVIDER_CONFIG
 
 logger = logging.getLogger(__name__)
 LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-DEFAULT_PAGE_SIZE = 100
 
 
 class HasScimToken(BasePermission):
@@ -56,11 +56,10 @@ class ScimView(APIView):
     renderer_classes = [ScimRenderer]
     content_negotiation_class = AlwaysScim
     resource_type = ""
-    activity_label = ""  # userName or displayName of the resource, for the activity log
+    # What the activity log records about the resource, set by the view as it learns it.
+    activity_label = ""  # userName or displayName
+    activity_resource_id = ""  # SCIM id
     searches = False  # POST carries a SearchRequest (/.search), not a resource
-
-    def get_exception_handler(self):
-        return scim_exception_handler
 
     def handle_exception(self, exc):
         response = scim_exception_handler(exc, self.get_exception_handler_context())
@@ -82,16 +81,17 @@ class ScimView(APIView):
             # scim_sync.auth (scim_sync.refusals), so that anyone who knows the URL cannot
             # flood this log; any other answer (404 for an unknown key) concerns no one.
             return
+        error = response.data if response.status_code >= 400 and isinstance(response.data, dict) else {}
         try:
             record_activity(
                 organisation,
                 method=request.method,
                 resource_type=self.resource_type,
-                resource_id=getattr(response, "scim_resource_id", "") or self.kwargs.get("scim_id", ""),
-                label=getattr(response, "scim_label", "") or self.activity_label,
+                resource_id=self.activity_resource_id or self.kwargs.get("scim_id", ""),
+                label=self.activity_label,
                 status=response.status_code,
-                scim_type=getattr(response, "scim_type", ""),
-                detail=getattr(response, "scim_detail", "") if response.status_code >= 400 else "",
+                scim_type=error.get("scimType", ""),
+                detail=error.get("detail", ""),
                 duration_ms=duration_ms,
             )
         except Exception:  # The log must never turn a served request into an error.
@@ -119,12 +119,14 @@ class ScimView(APIView):
     def params(self) -> dict:
         """Query parameters, or the body of POST /.search (RFC 7644 §3.4.3) in their shape."""
         if self.request.method == "POST" and self.searches:
-            return _search_params(self.request.data)
+            return search_params(self.request.data)
         return self.request.query_params
 
+    def list_params(self) -> ListParams:
+        return ListParams.parse(self.params())
+
     def projection(self) -> Projection:
-        params = self.params()
-        return Projection.parse(params.get("attributes"), params.get("excludedAttributes"))
+        return projection_of(self.params())
 
     def check_version(self, obj) -> None:
         """If-Match (RFC 7644 §3.14): a stale version is 412."""
@@ -136,23 +138,18 @@ class ScimView(APIView):
 
     def page(self, queryset, columns, translator, read=None):
         """Filter, sort and slice in the database; returns (total, start, rows read with `read`)."""
-        params = self.params()
-        text = params.get("filter")
-        if text:
-            queryset = queryset.filter(filter_q(translator, text))  # length and complexity capped there
+        wanted = self.list_params()
+        if wanted.filter:
+            queryset = queryset.filter(filter_q(translator, wanted.filter))  # length and complexity capped there
         order = "pk"
-        if params.get("sortBy"):
-            order = sort_field(columns, str(params["sortBy"]))
-            if str(params.get("sortOrder", "ascending")).lower() == "descending":
-                order = "-" + order
-        start = max(_integer(params, "startIndex", 1), 1)
-        count = min(max(_integer(params, "count", DEFAULT_PAGE_SIZE), 0), MAX_PAGE_SIZE)
-        listing = f"scim:{self.organisation.pk}:{self.resource_type}:{text or ''}"
+        if wanted.sort_by:
+            order = ("-" if wanted.descending else "") + sort_field(columns, wanted.sort_by)
+        listing = f"scim:{self.organisation.pk}:{self.resource_type}:{wanted.filter}"
         # Bookmarks serve lists in their default order (by key), the order clients page in.
         bookmarks = PageBookmark.objects.for_listing(listing) if order == "pk" else None
-        total, objects = page_of(queryset.order_by(order, "pk"), start - 1, count, listing=listing,
-                                 bookmarks=bookmarks, read=read)
-        return total, start, objects
+        total, objects = page_of(queryset.order_by(order, "pk"), wanted.start_index - 1, wanted.count,
+                                 listing=listing, bookmarks=bookmarks, read=read)
+        return total, wanted.start_index, objects
 
     @staticmethod
     def list_response(total: int, start: int, documents: list) -> Response:
@@ -168,8 +165,8 @@ class ScimView(APIView):
         response = Response(projection.apply(document), status=code, headers={"ETag": document["meta"]["version"]})
         if code == status.HTTP_201_CREATED:
             response["Location"] = document["meta"]["location"]
-        response.scim_resource_id = document["id"]
-        response.scim_label = document.get("userName") or document.get("displayName", "")
+        self.activity_resource_id = document["id"]
+        self.activity_label = document.get("userName") or document.get("displayName", "")
         return response
 
 
@@ -179,34 +176,6 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _search_params(body: dict) -> dict:
-    """A SearchRequest body as query parameters: text values, lists joined with commas.
-
-    RFC 7644 §3.4.3 sends `"attributes": ["userName", "emails"]` where a query says
-    `attributes=userName,emails`.
-    """
-    params = {}
-    for name, value in body.items():
-        if value is None:
-            continue
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            value = ",".join(value)
-        elif isinstance(value, dict | list):
-            raise ScimError(400, f"{name} must be text or a number.", "invalidValue")
-        params[name] = value if isinstance(value, str) else json.dumps(value)
-    return params
-
-
-def _integer(params, name: str, default: int) -> int:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise ScimError(400, f"{name} must be an integer.", "invalidValue") from None
 
 
 # Users ------------------------------------------------------------------------------
@@ -280,7 +249,7 @@ class UserDetail(UserViewMixin, ScimView):
     def patch(self, request, endpoint_key, scim_id):
         user = self.get_user(scim_id, lock=True)
         self.check_version(user)
-        _check_operation_count(request.data)
+        check_operation_count(request.data)
         resource = resources.patched_user(user, request.data, self.base_url)
         user = actions.provision_user(self.organisation, resources.user_values(resource), user=user)
         return self.resource_response(resources.user_document(user, self.base_url), self.projection())
@@ -290,17 +259,7 @@ class UserDetail(UserViewMixin, ScimView):
         user = self.get_user(scim_id, lock=True)
         self.check_version(user)
         actions.delete_user(user)
-        response = Response(status=status.HTTP_204_NO_CONTENT)
-        response.scim_label = user.user_name
-        return response
-
-
-def _check_operation_count(body) -> None:
-    from scim_sync.schema import MAX_PATCH_OPERATIONS
-
-    operations = body.get("Operations") if isinstance(body, dict) else None
-    if isinstance(operations, list) and len(operations) > MAX_PATCH_OPERATIONS:
-        raise ScimError(400, f"At most {MAX_PATCH_OPERATIONS} operations per PATCH.", "tooMany")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # Groups -----------------------------------------------------------------------------
@@ -336,18 +295,6 @@ class GroupViewMixin:
         self.activity_label = group.display_name
         return group
 
-    def read_group_body(self, data) -> tuple[str, str | None, dict, dict]:
-        data = canonical_group_body(data)
-        display_name = data.get("displayName")
-        if not isinstance(display_name, str) or not display_name.strip():
-            raise ScimError(400, "displayName is required.", "invalidValue")
-        external_id = data.get("externalId")
-        if external_id is not None and not isinstance(external_id, str):
-            raise ScimError(400, "externalId must be text.", "invalidValue")
-        members = actions.resolve_member_map(self.organisation, member_values(data.get("members"), "members"))
-        displays = {members[i]: name for i, name in member_displays(data.get("members")).items() if i in members}
-        return display_name, external_id or None, members, displays
-
 
 class GroupList(GroupViewMixin, ScimView):
     def get(self, request, endpoint_key):
@@ -358,10 +305,10 @@ class GroupList(GroupViewMixin, ScimView):
     @transaction.atomic
     def post(self, request, endpoint_key):
         self.activity_label = str(request.data.get("displayName") or "")[:255]
-        display_name, external_id, members, displays = self.read_group_body(request.data)
+        body = GroupBody.parse(request.data, self.organisation)
         group = actions.save_group(Group(organisation=self.organisation),
-                                   display_name=display_name, external_id=external_id)
-        actions.add_members(group, members.values(), displays=displays)
+                                   display_name=body.display_name, external_id=body.external_id)
+        actions.add_members(group, body.member_keys, displays=body.displays)
         projection = self.projection()
         return self.resource_response(
             self.document(self.get_group(group.scim_id, projection), projection), projection, status.HTTP_201_CREATED
@@ -384,13 +331,14 @@ class GroupDetail(GroupViewMixin, ScimView):
     def put(self, request, endpoint_key, scim_id):
         group = self.get_group(scim_id, Projection.excluding_members(), lock=True)
         self.check_version(group)
-        display_name, external_id, members, displays = self.read_group_body(request.data)
-        actions.save_group(group, display_name=display_name, external_id=external_id)
-        actions.replace_members(group, members.values(), displays=displays)
+        body = GroupBody.parse(request.data, self.organisation)
+        actions.save_group(group, display_name=body.display_name, external_id=body.external_id)
+        actions.replace_members(group, body.member_keys, displays=body.displays)
         projection = self.projection()
         return self.resource_response(self.document(self.get_group(scim_id, projection), projection), projection)
 
     def patch(self, request, endpoint_key, scim_id):
+        check_operation_count(request.data)
         change = read_patch(scim_id, request.data)
         params = self.params()
         wants_document = bool(params.get("attributes") or params.get("excludedAttributes"))
@@ -400,6 +348,7 @@ class GroupDetail(GroupViewMixin, ScimView):
                                                      displays=change.displays)
             except Group.DoesNotExist:
                 raise Http404(f"Group {scim_id} not found.") from None
+            self.activity_label = group.display_name
             return self.no_content(group)
         return self.patch_in_transaction(change, scim_id, wants_document)
 
@@ -417,18 +366,14 @@ class GroupDetail(GroupViewMixin, ScimView):
     @staticmethod
     def no_content(group) -> Response:
         """Microsoft: answer a PATCH with 204, not the (possibly huge) member list."""
-        response = Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": resources.version_of(group)})
-        response.scim_label = group.display_name
-        return response
+        return Response(status=status.HTTP_204_NO_CONTENT, headers={"ETag": resources.version_of(group)})
 
     @transaction.atomic
     def delete(self, request, endpoint_key, scim_id):
         group = self.get_group(scim_id, Projection.excluding_members(), lock=True)
         self.check_version(group)
         group.delete()
-        response = Response(status=status.HTTP_204_NO_CONTENT)
-        response.scim_label = group.display_name
-        return response
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 
@@ -442,12 +387,13 @@ class RootSearch(UserViewMixin, GroupViewMixin, ScimView):
     searches = True
 
     def post(self, request, endpoint_key):
-        params, projection = self.params(), self.projection()
+        projection = self.projection()
         kinds = [
             (self.users(), USER_FILTERS, lambda u: resources.user_document(u, self.base_url)),
             (self.groups(projection), GROUP_FILTERS, lambda g: self.document(g, projection)),
         ]
-        text, errors, selected = params.get("filter"), [], []
+        wanted = self.list_params()
+        text, errors, selected = wanted.filter, [], []
         for queryset, translator, to_document in kinds:
             try:
                 selected.append((queryset.filter(filter_q(translator, text)) if text else queryset, to_document))
@@ -455,8 +401,7 @@ class RootSearch(UserViewMixin, GroupViewMixin, ScimView):
                 errors.append(error)
         if not selected:
             raise errors[0]
-        start = max(_integer(params, "startIndex", 1), 1)
-        count = min(max(_integer(params, "count", DEFAULT_PAGE_SIZE), 0), MAX_PAGE_SIZE)
+        start, count = wanted.start_index, wanted.count
         total, skip, documents = 0, start - 1, []
         for queryset, to_document in selected:
             matched = queryset.count()

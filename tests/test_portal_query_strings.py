@@ -21,7 +21,8 @@ HOSTILE = [
     "NaN", "\x00", "1\x00", " 7 ", "7\n", "🙂", "x" * 5000, "9" * 5000, "'; DROP TABLE accounts_user; --",
     "%", "_", "\\", "[]", "",
 ]
-PEOPLE_PARAMETERS = ["q", "location", "group", "active", "source", "phone", "unmatched", "orphans", "page"]
+PEOPLE_PARAMETERS = ["q", "location", "group", "active", "source", "phone", "number_source", "location_source",
+                     "unmatched", "orphans", "page"]
 
 
 @pytest.fixture
@@ -59,6 +60,7 @@ def every_page_parameter(group) -> list[tuple[str, str]]:
         (reverse("accounts:group", args=[group.pk]), "page"),
         (reverse("scim_sync:synchronisation"), "errors"),
         (reverse("scim_sync:synchronisation"), "page"),
+        *((reverse("scim_sync:synchronisation"), name) for name in ("result", "method", "resource", "person")),
         (reverse("accounts:confirm-password"), "next"),
     ]
 

@@ -296,8 +296,8 @@ def test_a_stopping_worker_writes_the_activity_rows_still_waiting(acme, tmp_path
     try:
         server.wait_until_ready()
         assert server.scim(credentials, "GET", "/Users?count=1")[0] == 200
-        assert not ScimActivity.objects.filter(organisation=acme.organisation).exists()
+        assert not ScimActivity.objects.requests().filter(organisation=acme.organisation).exists()
     finally:
         server.stop()
-    logged = ScimActivity.objects.filter(organisation=acme.organisation)
+    logged = ScimActivity.objects.requests().filter(organisation=acme.organisation)
     assert [(a.method, a.resource_type, a.status) for a in logged] == [("GET", "User", 200)]

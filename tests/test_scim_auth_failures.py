@@ -77,10 +77,10 @@ def test_a_flood_of_wrong_tokens_leaves_a_summary_a_minute_and_no_activity_rows(
     assert sum(s.throttled for s in summaries) == 1_500 - MAX_FAILURES  # 401 until the throttle, then 429
     assert {a for s in summaries for a in s.address_list} == set(addresses)  # never the claimed 192.0.2.66
     assert sum(s.unlisted for s in summaries) == 0
-    assert not ScimActivity.objects.exists()
+    assert not ScimActivity.objects.requests().exists()
     # A correct token always works, and its request is logged as before.
     assert scim.get("/Users").status_code == 200
-    assert list(ScimActivity.objects.values_list("status", flat=True)) == [200]
+    assert list(ScimActivity.objects.requests().values_list("status", flat=True)) == [200]
 
 
 def test_a_summary_keeps_twenty_addresses_and_counts_requests_from_further_ones(scim, acme, behind_a_proxy):
@@ -161,7 +161,7 @@ def test_parallel_refusals_lose_no_count(live_server, acme, settings):
     assert summary.refused == workers * each
     assert summary.throttled == statuses.count(429)
     assert sorted(summary.address_list) == sorted(f"198.51.100.{n}" for n in range(workers))
-    assert not ScimActivity.objects.exists()
+    assert not ScimActivity.objects.requests().exists()
 
 
 # The alert -----------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_refusals_while_the_identity_provider_is_accepted_do_not_ask_for_a_new_t
     scim, acme, mailoutbox, behind_a_proxy
 ):
     assert scim.get("/Users").status_code == 200  # the identity provider, working
-    last_accepted = ScimActivity.objects.get().at
+    last_accepted = ScimActivity.objects.requests().get().at
 
     refused_from(scim, "203.0.113.9", count=6)
     refused_from(scim, "198.51.100.4", count=4)  # the 10th in 15 minutes

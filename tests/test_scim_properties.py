@@ -143,6 +143,7 @@ class Attribute:
     name: str
     kind: str = "string"  # string | bool
     case_exact: bool = False
+    orderable: bool = True  # attributes kept only as sent (JSON) take no gt/ge/lt/le
 
     def values(self, doc: dict) -> list:
         if self.name == "active":
@@ -169,7 +170,8 @@ ATTRIBUTES = [
     Attribute("emails.value"),
     Attribute("active", "bool"),
     Attribute(f"{ENTERPRISE_USER_SCHEMA}:department"),
-    Attribute(f"{KLAXON_USER_SCHEMA}:location"),
+    # Kept as sent: the effective location may come from a fallback (accounts/reachability.py).
+    Attribute(f"{KLAXON_USER_SCHEMA}:location", orderable=False),
 ]
 EMAIL_VALUE = Attribute("emails.value")
 OPERATORS = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]
@@ -206,6 +208,8 @@ def check(node) -> None:
                 raise Unsupported("booleans compare with eq or ne and true or false")
         elif isinstance(value, bool):
             raise Unsupported("text does not compare with a boolean")
+        elif not attribute.orderable and op in ("gt", "ge", "lt", "le"):
+            raise Unsupported("attributes kept as sent take no ordering comparison")
 
 
 def compare(attribute: Attribute, values: list, op: str, value) -> bool:

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organisation
-from scim_sync import health
+from scim_sync import credentials, health
 
 
 class Command(BaseCommand):
@@ -14,9 +14,12 @@ class Command(BaseCommand):
         "refused requests; (b) a token was generated and no "
         "authenticated SCIM request has arrived for KLAXON_ALERT_SILENCE_HOURS (24) hours; (c) the identity "
         "provider deactivated at least KLAXON_ALERT_DEACTIVATION_MINIMUM (3) people in the last hour and more "
-        "than KLAXON_ALERT_DEACTIVATION_SHARE (0.10) of those active an hour ago. A raised condition e-mails "
-        "the organisation's active site administrators, at most once per condition per 24 hours; a condition "
-        "that no longer holds is cleared. Idempotent; run it from cron every 15 minutes."
+        "than KLAXON_ALERT_DEACTIVATION_SHARE (0.10) of those active an hour ago; (d) the newest live token "
+        "stops working within KLAXON_ALERT_TOKEN_EXPIRY_DAYS (7) days (an expiry chosen when it was generated). "
+        "A raised condition e-mails the organisation's active site administrators, at most once per condition "
+        "per 24 hours ((d): once per warning period); a condition that no longer holds is cleared. Tokens that "
+        "stopped working by themselves since the last run are written to the activity log. Idempotent; run it "
+        "from cron every 15 minutes."
     )
 
     def add_arguments(self, parser):
@@ -34,6 +37,7 @@ class Command(BaseCommand):
             # One organisation's failure (say, the mail server refusing) must not stop the others;
             # its notification stays due and is retried on the next run.
             try:
+                credentials.log_ended_tokens(organisation)
                 results.append(health.evaluate(organisation))
             except Exception as error:
                 failed.append(f"{organisation.slug}: {error}")

@@ -6,8 +6,8 @@ from scim_sync.credentials import prune_activity
 
 class Command(BaseCommand):
     help = (
-        "Delete SCIM activity records older than KLAXON_SCIM_LOG_DAYS days (or --days). "
-        "Idempotent; safe to run from cron."
+        "Delete SCIM activity records, summaries of refused requests and people's provisioning history "
+        "older than KLAXON_SCIM_LOG_DAYS days (or --days). Idempotent; safe to run from cron."
     )
 
     def add_arguments(self, parser):
