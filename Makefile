@@ -31,7 +31,7 @@ install: $(VENV)/.installed
 run: export DEBUG = true
 run: export KLAXON_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 run: install
-	mkdir -p var && echo "$(KLAXON_PUBLIC_URL)" > var/dev-url
+	mkdir -p var && echo "$(KLAXON_PUBLIC_URL)" > var/dev-url && echo "$${DATABASE_URL:-}" > var/dev-database-url
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py bootstrap_site $(DEMO_ARGS)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 RECENT_SIGN_IN_SECONDS = 15 * 60
 SIGNED_IN_AT = "klaxon_signed_in_at"
@@ -72,3 +73,15 @@ def recent_sign_in_required(view=None, *, back_to: str = "scim_sync:synchronisat
         return wrapper
 
     return decorate(view) if view is not None else decorate
+
+
+def safe_next(request, candidate: str | None, default: str) -> str:
+    """Where to go after a form: `candidate` when it is a path on this site, else `default`.
+
+    Only a path ("/people/?page=2") is accepted: a bare word would be read by redirect() as a
+    URL name (a 500), and another host would be an open redirect.
+    """
+    if (candidate and candidate.startswith("/") and not candidate.startswith("//")
+            and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()})):
+        return candidate
+    return default

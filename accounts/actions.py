@@ -18,6 +18,8 @@ from accounts import history, reachability
 from accounts.identity import check_identifier, hidden_character, identity_key
 from accounts.models import Group, GroupMembership, Organisation, PortalSession, ProvisioningChange, User
 from accounts.signals import user_deactivated_by_provider
+from accounts.mail import off_the_request
+from klaxon_site.lib import counters
 from klaxon_site.lib.bulk_update import update_rows
 from locations.actions import resolve_location, resolved_location_id
 from locations.models import DEFAULT_LOCATION_NAME, Location
@@ -256,6 +258,7 @@ def _write_provisioned(organisation: Organisation, user: User, values: dict) -> 
         user.is_active = bool(values["is_active"])
     deactivated = was_active and not user.is_active and not is_new
     if deactivated:
+        refuse_removing_the_last_administrator(user)
         user.deactivated_at = timezone.now()
     elif user.is_active:
         user.deactivated_at = None
@@ -328,23 +331,46 @@ def _record_provisioning_changes(organisation: Organisation, user: User, before:
         ProvisioningChange.objects.bulk_create(changes)
 
 
+# Announcements of e-mail changes per person and day: the provider's token must not become a
+# way to mail people without end.
+MAX_EMAIL_CHANGE_NOTICES = 3
+
+
 def _announce_email_change(user: User, previous: str) -> None:
     """The provider changed the address of a person who can sign in: tell them at the address
-    they verified (password resets keep going there), once the change is committed."""
+    they verified (password resets keep going there), off the request path once the change is
+    committed (a mail server's failure never fails the SCIM request). The text carries no
+    name or other free text the provider wrote, only the two addresses (which cannot hold
+    line breaks: accounts/identity.py)."""
+    if counters.count(f"email-change-notice:{user.pk}", 24 * 3600) > MAX_EMAIL_CHANGE_NOTICES:
+        return
     organisation = user.organisation
     body = (
-        f"Hello {user.get_short_name()},\n\nYour organisation's identity provider changed the e-mail address "
-        f"Klaxon holds for you (organisation {organisation.slug}, username {user.user_name}) from "
-        f"{previous} to {user.email}.\n\nPassword resets still go only to {user.recovery_email}. If you did not "
-        "expect this change, tell your Klaxon site administrator.\n"
+        "Hello,\n\nYour organisation's identity provider changed the e-mail address Klaxon holds for you "
+        f"(organisation {organisation.slug}) from {previous} to {user.email}.\n\n"
+        f"Password resets still go only to {user.recovery_email}. If you did not expect this change, tell your "
+        "Klaxon site administrator. Klaxon never asks you to follow a link to confirm this.\n"
     )
-    transaction.on_commit(lambda: send_mail(
-        f"Klaxon: your e-mail address was changed ({organisation.name})", body, None, [user.recovery_email],
-        fail_silently=True,
-    ))
+    subject, recipient = f"Klaxon: your e-mail address was changed ({organisation.slug})", user.recovery_email
+    transaction.on_commit(lambda: off_the_request(send_mail, subject, body, None, [recipient]))
+
+
+def refuse_removing_the_last_administrator(user: User) -> None:
+    """An organisation always keeps one active site administrator who can sign in: without one,
+    nobody could rotate a leaked SCIM token, and the token must not be able to bring that about."""
+    if not (user.is_site_admin and user.has_usable_password() and user.organisation_id):
+        return
+    others = User.objects.filter(organisation_id=user.organisation_id, role=User.Role.SITE_ADMIN, is_active=True)
+    if not others.exclude(pk=user.pk).exclude(password__startswith="!").exists():
+        raise ValidationError(
+            "This person is the organisation's last active site administrator who can sign in to Klaxon; "
+            "make someone else a site administrator in Klaxon first."
+        )
 
 
 def delete_user(user: User) -> None:
+    if user.is_active:
+        refuse_removing_the_last_administrator(user)
     end_sessions(user)
     user.delete()
 

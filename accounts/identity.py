@@ -9,8 +9,9 @@ and PostgreSQL compare exactly alike whatever their collation, and the unique in
 on the key. The name itself is kept as sent (the provider reads back what it wrote).
 
 Invisible and direction-changing characters (Unicode categories Cc and Cf: zero-width
-spaces and joiners, the byte-order mark, bidirectional overrides and isolates) make a name
-that looks like another one; they are refused in identifiers, never silently removed.
+spaces and joiners, the byte-order mark, bidirectional overrides and isolates; and the
+other default-ignorable characters and blanks listed below) make a name that looks like
+another one; they are refused in identifiers, never silently removed.
 """
 
 import unicodedata
@@ -27,11 +28,22 @@ def identity_key(text: str | None) -> str:
     return folded.strip()
 
 
+# Characters that draw nothing but are not of category Cc or Cf: Unicode's other
+# Default_Ignorable_Code_Points (combining grapheme joiner, Hangul fillers, variation
+# selectors, ...) and the Braille blank.
+_INVISIBLE_RANGES = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2800, 0x2800),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
+
+
 def hidden_character(text: str | None) -> str | None:
     """The first invisible or control character in `text` as "U+200B", else None."""
     for char in text or "":
-        if unicodedata.category(char) in ("Cc", "Cf"):
-            return f"U+{ord(char):04X}"
+        code = ord(char)
+        if unicodedata.category(char) in ("Cc", "Cf") or any(lo <= code <= hi for lo, hi in _INVISIBLE_RANGES):
+            return f"U+{code:04X}"
     return None
 
 

@@ -26,7 +26,10 @@ logger = logging.getLogger(__name__)
 def off_the_request(job, *args, **kwargs) -> None:
     """Run `job(*args, **kwargs)` after the answer, in a thread of its own."""
     if not getattr(settings, "KLAXON_BACKGROUND_MAIL", True):
-        job(*args, **kwargs)
+        try:
+            job(*args, **kwargs)
+        except Exception:  # A mail server's failure never fails the request that sends.
+            logger.exception("Sending mail failed")
         return
     threading.Thread(target=_run, args=(job, args, kwargs), name="klaxon-mail", daemon=True).start()
 

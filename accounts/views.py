@@ -11,11 +11,17 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.encoding import force_bytes
-from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
+from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.http import require_POST
 
 from accounts import actions, display, history, mail, queries, throttle, time_zones
-from accounts.access import mark_recent_sign_in, member_required, recent_sign_in_required, site_admin_required
+from accounts.access import (
+    mark_recent_sign_in,
+    member_required,
+    recent_sign_in_required,
+    safe_next,
+    site_admin_required,
+)
 from accounts.forms import (
     ChangePasswordForm,
     ChoosePasswordForm,
@@ -82,9 +88,7 @@ def _reach_chart(locations) -> list[dict]:
 @member_required
 def confirm_password(request):
     """Re-enter the password before a sensitive action (sign-in older than 15 minutes)."""
-    next_url = request.POST.get("next") or request.GET.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = "/"
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"), "/")
     form = ConfirmPasswordForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         mark_recent_sign_in(request)

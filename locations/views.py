@@ -5,10 +5,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.access import site_admin_required
+from accounts.access import safe_next, site_admin_required
 from accounts.forms import LocationForm
 from locations import actions
 from locations.models import Location
@@ -57,9 +56,7 @@ def location_create_sent(request):
     """The People page's one-click "Create location Bristol" for a name the identity provider
     sent that matched no location: everyone waiting for it on Default moves to it. Back to
     the page the button was on."""
-    back = request.POST.get("next") or reverse("accounts:people")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = reverse("accounts:people")
+    back = safe_next(request, request.POST.get("next"), reverse("accounts:people"))
     form = LocationForm(request.POST)
     if not form.is_valid():
         messages.error(request, "That name cannot be a location: " + " ".join(form.errors.get("name", [])))

@@ -72,7 +72,7 @@ DEFAULTS = {
 # text for one evaluation. (a) here is for when no authenticated request arrived in the window.
 ADVICE = {
     Condition.AUTH_FAILURES: (
-        "Your identity provider is failing to authenticate",
+        "SCIM requests with a wrong token were refused",
         "No request with a valid token has arrived in the last {minutes} minutes, so the token your identity "
         "provider sends may be wrong: rotated here, or mistyped there. First look at the provisioning log in "
         "Entra ID or Okta (Entra ID sends changes only about every 40 minutes, so a quiet quarter of an hour "
@@ -272,9 +272,11 @@ def notify(organisation: Organisation, condition: str, detail: str, now: datetim
     page = settings.KLAXON_PUBLIC_URL + reverse("scim_sync:synchronisation")
     body = f"{detail}\n\n{advice_text}\n\nSynchronisation page: {page}\n\n" \
            "Klaxon sends this at most once a day while the problem lasts."
+    # The verified recovery address, never the e-mail the identity provider writes: the
+    # provider's token must not be able to redirect the alerts meant to catch its misuse.
     recipients = User.objects.filter(
         organisation=organisation, role=User.Role.SITE_ADMIN, is_active=True
-    ).exclude(email="").values_list("email", flat=True)
+    ).exclude(recovery_email="").values_list("recovery_email", flat=True)
     subject = f"Klaxon: {title} ({organisation.name})"
     return send_mass_mail([(subject, body, None, [address]) for address in recipients])
 

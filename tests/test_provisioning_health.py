@@ -63,7 +63,7 @@ def test_repeated_authentication_failures_email_the_site_administrators_at_once(
     scim.get("/Users", token="klx_mistyped")  # the 10th in 15 minutes
 
     assert [m.to for m in mailoutbox] == [["admin@acme.test"]]  # not Jo, not the inactive admin, not Globex
-    assert mailoutbox[0].subject == "Klaxon: Your identity provider is failing to authenticate (Acme Ltd)"
+    assert mailoutbox[0].subject == "Klaxon: SCIM requests with a wrong token were refused (Acme Ltd)"
     assert "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. " \
            "They came from 127.0.0.1." in mailoutbox[0].body
     # No request with the right token arrived: the provider's token may be wrong, and the mail says how to fix it.
@@ -234,7 +234,7 @@ def test_the_synchronisation_page_shows_open_alerts_with_what_to_do(client, acme
     page = client.get(url).content.decode()
 
     assert "Synchronisation needs attention" in page
-    assert "Your identity provider is failing to authenticate." in page
+    assert "SCIM requests with a wrong token were refused." in page
     assert "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. " \
            "They came from 203.0.113.9." in page
     assert "paste it as the Secret Token in Entra ID" in page  # no request with the right token came

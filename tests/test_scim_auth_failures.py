@@ -197,7 +197,7 @@ def test_refusals_when_no_request_is_accepted_explain_the_token_and_how_to_repla
             scim.get("/Users", token=WRONG)
 
     [mail] = mailoutbox
-    assert mail.subject == "Klaxon: Your identity provider is failing to authenticate (Acme Ltd)"
+    assert mail.subject == "Klaxon: SCIM requests with a wrong token were refused (Acme Ltd)"
     assert "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. " \
            "They came from 127.0.0.1." in mail.body
     assert "No request with a valid token has arrived in the last 15 minutes, so the token your identity " \
@@ -215,7 +215,7 @@ def test_the_banner_says_the_provider_is_accepted_once_it_is_again(scim, acme, c
     client.force_login(acme.admin)
     url = reverse("scim_sync:synchronisation")
     banner = health_section(client.get(url).content.decode())
-    assert "Your identity provider is failing to authenticate." in banner
+    assert "SCIM requests with a wrong token were refused." in banner
     assert "Secret Token in Entra ID" in banner
 
     with at(now + timedelta(minutes=1)):
