@@ -67,5 +67,5 @@ def post_worker_init(worker):
 
     from django.urls import get_resolver
 
-    get_resolver().url_patterns  # imports every view, as the first request would
+    get_resolver().url_patterns  # noqa: B018 (imports every view, as the first request would)
     gc.freeze()

@@ -81,7 +81,11 @@ def safe_next(request, candidate: str | None, default: str) -> str:
     Only a path ("/people/?page=2") is accepted: a bare word would be read by redirect() as a
     URL name (a 500), and another host would be an open redirect.
     """
-    if (candidate and candidate.startswith("/") and not candidate.startswith("//")
-            and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()})):
+    if (
+        candidate
+        and candidate.startswith("/")
+        and not candidate.startswith("//")
+        and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()})
+    ):
         return candidate
     return default

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from accounts import history, reachability
 from accounts.identity import check_identifier, hidden_character, identity_key
+from accounts.mail import off_the_request
 from accounts.models import Group, GroupMembership, Organisation, PortalSession, ProvisioningChange, User
 from accounts.signals import user_deactivated_by_provider
-from accounts.mail import off_the_request
 from klaxon_site.lib import counters
 from klaxon_site.lib.bulk_update import update_rows
 from locations.actions import resolve_location, resolved_location_id
@@ -154,8 +154,9 @@ def reactivate_user(user: User) -> None:
 
 
 @transaction.atomic
-def create_manual_user(organisation: Organisation, user_name: str, *, password: str | None = None,
-                       role: str = User.Role.USER, **fields) -> User:
+def create_manual_user(
+    organisation: Organisation, user_name: str, *, password: str | None = None, role: str = User.Role.USER, **fields
+) -> User:
     user = User(organisation=organisation, user_name=user_name.strip(), role=role, source=User.Source.MANUAL, **fields)
     check_identifier(user.user_name, "The username", "user_name")
     check_identifier(user.email, "The e-mail address", "email")
@@ -174,16 +175,28 @@ class Conflict(Exception):
 
 # Fields an identity provider may write, with the column each lands in.
 PROVISIONED_FIELDS = (
-    "user_name", "external_id", "given_name", "family_name", "display_name", "email",
-    "department", "employee_number",
+    "user_name",
+    "external_id",
+    "given_name",
+    "family_name",
+    "display_name",
+    "email",
+    "department",
+    "employee_number",
 )
 
 
 # What each column is called in SCIM, for error messages the provider can act on.
 SCIM_NAMES = {
-    "user_name": "userName", "external_id": "externalId", "given_name": "name.givenName",
-    "family_name": "name.familyName", "display_name": "displayName", "email": "emails.value",
-    "department": "department", "employee_number": "employeeNumber", "idp_location": "location",
+    "user_name": "userName",
+    "external_id": "externalId",
+    "given_name": "name.givenName",
+    "family_name": "name.familyName",
+    "display_name": "displayName",
+    "email": "emails.value",
+    "department": "department",
+    "employee_number": "employeeNumber",
+    "idp_location": "location",
 }
 # Identifiers: compared by identity key, and refused with hidden characters (accounts/identity.py).
 IDENTIFIER_FIELDS = ("user_name", "email", "idp_location")
@@ -234,8 +247,11 @@ def provision_user(organisation: Organisation, values: dict, *, user: User | Non
         with transaction.atomic():
             manual = (
                 User.objects.select_for_update()
-                .filter(organisation=organisation, source=User.Source.MANUAL,
-                        user_name_key=identity_key(values["user_name"]))
+                .filter(
+                    organisation=organisation,
+                    source=User.Source.MANUAL,
+                    user_name_key=identity_key(values["user_name"]),
+                )
                 .first()
             )
             if manual is None:
@@ -249,10 +265,15 @@ def _write_provisioned(organisation: Organisation, user: User, values: dict) -> 
     for name in PROVISIONED_FIELDS:
         value = values.get(name)
         setattr(user, name, value if name == "external_id" else (value or ""))
-    follow_provider_contact(user, {
-        "location": values.get("idp_location"), "number": values.get("idp_notification_phone"),
-        "phones": values.get("idp_phones") or [], "address": values.get("idp_address") or {},
-    })
+    follow_provider_contact(
+        user,
+        {
+            "location": values.get("idp_location"),
+            "number": values.get("idp_notification_phone"),
+            "phones": values.get("idp_phones") or [],
+            "address": values.get("idp_address") or {},
+        },
+    )
     was_active, is_new = user.is_active, user.pk is None
     if values.get("is_active") is not None:  # Not sent: the person stays as they are.
         user.is_active = bool(values["is_active"])
@@ -286,8 +307,13 @@ def _write_provisioned(organisation: Organisation, user: User, values: dict) -> 
 # The attributes the provisioning history follows (accounts/history.py names them), read
 # from the person as a ProvisioningChange would store them.
 _HISTORY_TEXTS = {
-    "userName": "user_name", "externalId": "external_id", "displayName": "display_name",
-    "givenName": "given_name", "familyName": "family_name", "email": "email", "department": "department",
+    "userName": "user_name",
+    "externalId": "external_id",
+    "displayName": "display_name",
+    "givenName": "given_name",
+    "familyName": "family_name",
+    "email": "email",
+    "department": "department",
 }
 
 
@@ -308,15 +334,20 @@ def _record_provisioning_changes(organisation: Organisation, user: User, before:
     changes = []
 
     def change(attribute: str, old: str, new: str) -> None:
-        changes.append(ProvisioningChange(organisation=organisation, user=user, at=at,
-                                          attribute=attribute, old=old, new=new))
+        changes.append(
+            ProvisioningChange(organisation=organisation, user=user, at=at, attribute=attribute, old=old, new=new)
+        )
 
     for attribute in _HISTORY_TEXTS:
         if before[attribute] != after[attribute]:
             change(attribute, before[attribute], after[attribute])
     if before["active"] != after["active"]:
-        change("active", "active" if before["active"] else "deactivated",
-               "reactivated" if after["active"] else "deactivated")
+        change(
+            "active",
+            "active" if before["active"] else "deactivated",
+            "reactivated" if after["active"] else "deactivated",
+        )
+
     def location_name(pk, loaded) -> str:  # loaded with the person, else looked up (adoption)
         if loaded is not None or pk is None:
             return loaded.name if loaded is not None else ""
@@ -421,10 +452,12 @@ def _save_group(group: Group) -> None:
             group.save()
     except IntegrityError as error:
         if group.external_id is not None and "external" in str(error).lower():
-            raise Conflict(f"externalId {group.external_id!r} is already taken by another group "
-                           "in this organisation.") from None
-        raise Conflict(f"displayName {group.display_name!r} is already taken by another group "
-                       "in this organisation.") from None
+            raise Conflict(
+                f"externalId {group.external_id!r} is already taken by another group in this organisation."
+            ) from None
+        raise Conflict(
+            f"displayName {group.display_name!r} is already taken by another group in this organisation."
+        ) from None
 
 
 def save_group(group: Group, *, display_name: str, external_id: str | None) -> Group:
@@ -456,7 +489,7 @@ def add_members(group: Group, user_pks, *, displays: dict | None = None) -> None
             )
         else:
             for start in range(0, len(rows), 300):  # SQLite: 3 parameters a row, at most 999
-                chunk = rows[start:start + 300]
+                chunk = rows[start : start + 300]
                 cursor.execute(
                     f"INSERT OR IGNORE INTO {table} (group_id, user_id, display) VALUES "
                     + ", ".join(["(%s, %s, %s)"] * len(chunk)),
@@ -487,17 +520,24 @@ def add_members_to_group(organisation: Organisation, group_id, member_ids, *, di
         return group
     raws = list(wanted)
     with connection.cursor() as cursor:
-        cursor.execute(_ADD_TO_GROUP_SQL, {
-            "ids": [wanted[raw] for raw in raws], "distinct": len(set(wanted.values())),
-            "organisation": organisation.pk, "group": str(group_id), "now": timezone.now(),
-        })
+        cursor.execute(
+            _ADD_TO_GROUP_SQL,
+            {
+                "ids": [wanted[raw] for raw in raws],
+                "distinct": len(set(wanted.values())),
+                "organisation": organisation.pk,
+                "group": str(group_id),
+                "now": timezone.now(),
+            },
+        )
         group_exists, group_pk, display_name, updated_at, found = cursor.fetchone()
     if not group_exists:
         raise Group.DoesNotExist
     found = set(found)
     _refuse_unknown({raw for raw in raws if wanted[raw] not in found})
-    return Group(pk=group_pk, organisation=organisation, scim_id=group_id, display_name=display_name,
-                 updated_at=updated_at)
+    return Group(
+        pk=group_pk, organisation=organisation, scim_id=group_id, display_name=display_name, updated_at=updated_at
+    )
 
 
 _ADD_TO_GROUP_SQL = f"""
@@ -545,7 +585,9 @@ def update_own_profile(user: User, *, location: Location, notification_phone: st
     if notification_phone != user.notification_phone:
         user.notification_phone, user.phone_problem, user.number_source = notification_phone, "", reachability.PERSON
         User.objects.filter(pk=user.pk).update(
-            notification_phone=notification_phone, phone_problem="", number_source=reachability.PERSON,
+            notification_phone=notification_phone,
+            phone_problem="",
+            number_source=reachability.PERSON,
             updated_at=timezone.now(),
         )
 
@@ -577,16 +619,26 @@ def recompute_reachability(organisation: Organisation) -> int:
     locations = {loc.name_key: loc for loc in Location.objects.filter(organisation=organisation)}
     default = next(loc for loc in locations.values() if loc.is_default)
     locations.pop("", None)
-    fields = ["idp_notification_phone", "notification_phone", "phone_problem", "number_source",
-              "idp_location", "idp_location_key", "location", "location_source"]
+    fields = [
+        "idp_notification_phone",
+        "notification_phone",
+        "phone_problem",
+        "number_source",
+        "idp_location",
+        "idp_location_key",
+        "location",
+        "location_source",
+    ]
     people = User.objects.filter(organisation=organisation, source=User.Source.IDENTITY_PROVIDER).only(
-        "pk", "organisation", "idp_contact", *fields)
+        "pk", "organisation", "idp_contact", *fields
+    )
     changed, count = [], 0
     for person in people.iterator(chunk_size=RECOMPUTE_BATCH):
         person.organisation = organisation
         before = tuple(getattr(person, f if f != "location" else "location_id") for f in fields)
-        follow_provider_contact(person, person.idp_contact or {},
-                                resolve=lambda name: locations.get(identity_key(name), default))
+        follow_provider_contact(
+            person, person.idp_contact or {}, resolve=lambda name: locations.get(identity_key(name), default)
+        )
         person.idp_location_key = identity_key(person.idp_location)
         if tuple(getattr(person, f if f != "location" else "location_id") for f in fields) != before:
             changed.append(person)

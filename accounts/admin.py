@@ -8,8 +8,16 @@ from accounts import actions
 from accounts.models import Group, GroupMembership, Organisation, User
 
 IDP_MANAGED_USER_FIELDS = (
-    "user_name", "external_id", "given_name", "family_name", "display_name", "email",
-    "idp_location", "idp_notification_phone", "department", "employee_number",
+    "user_name",
+    "external_id",
+    "given_name",
+    "family_name",
+    "display_name",
+    "email",
+    "idp_location",
+    "idp_notification_phone",
+    "department",
+    "employee_number",
 )
 
 
@@ -36,10 +44,25 @@ class UserAdmin(admin.ModelAdmin):
     autocomplete_fields = ("location",)
     fieldsets = (
         (None, {"fields": ("organisation", "user_name", "role", "source", "is_active", "is_staff")}),
-        ("Identity", {"fields": ("external_id", "given_name", "family_name", "display_name", "email",
-                                 "recovery_email", "department", "employee_number")}),
-        ("Alerting", {"fields": ("location", "idp_location", "notification_phone",
-                                 "idp_notification_phone", "phone_problem")}),
+        (
+            "Identity",
+            {
+                "fields": (
+                    "external_id",
+                    "given_name",
+                    "family_name",
+                    "display_name",
+                    "email",
+                    "recovery_email",
+                    "department",
+                    "employee_number",
+                )
+            },
+        ),
+        (
+            "Alerting",
+            {"fields": ("location", "idp_location", "notification_phone", "idp_notification_phone", "phone_problem")},
+        ),
         ("History", {"fields": ("date_joined", "last_login", "idp_last_seen_at")}),
     )
     readonly_fields = ("notification_phone", "phone_problem", "date_joined", "last_login", "idp_last_seen_at")

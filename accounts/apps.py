@@ -2,7 +2,6 @@ from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 
 
-
 def fold_case_like_postgresql(sender, connection, **kwargs):
     """SQLite's LOWER() folds ASCII letters only, so "ÖBERG" and "öberg" were different
     userNames there and `familyName gt "ó"` missed "Öberg". Python's str.lower folds every

@@ -98,8 +98,9 @@ class OrganisationScopedBackend(ModelBackend):
             # Run the hasher anyway so timing does not reveal whether the person exists.
             User().set_password(password)
             return None
-        fits = [person for person in candidates
-                if person.check_password(password) and self.user_can_authenticate(person)]
+        fits = [
+            person for person in candidates if person.check_password(password) and self.user_can_authenticate(person)
+        ]
         if len(fits) > 1:
             raise AmbiguousSignIn
         return fits[0] if fits else None

@@ -32,8 +32,10 @@ class OrganisationSignInForm(AuthenticationForm):
         label="Organisation",
         max_length=64,
         help_text="Your organisation's Klaxon short name, for example acme.",
-        error_messages={"required": "Enter your organisation's short name.",
-                        "max_length": "An organisation's short name has at most 64 characters."},
+        error_messages={
+            "required": "Enter your organisation's short name.",
+            "max_length": "An organisation's short name has at most 64 characters.",
+        },
         widget=forms.TextInput(attrs={"autocomplete": "organization", "autofocus": True, "autocapitalize": "none"}),
     )
     field_order = ["organisation", "username", "password"]
@@ -85,8 +87,11 @@ class ConfirmPasswordForm(forms.Form):
     """The password again before a sensitive action; 5 wrong ones in 15 minutes lock it
     (accounts/throttle.py). `used_up` tells the view that this answer used up the allowance."""
 
-    password = forms.CharField(label="Password", strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}))
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -118,7 +123,9 @@ class OrganisationPasswordResetForm(PasswordResetForm):
     """
 
     organisation = forms.CharField(
-        label="Organisation", max_length=64, help_text="Your organisation's Klaxon short name, for example acme.",
+        label="Organisation",
+        max_length=64,
+        help_text="Your organisation's Klaxon short name, for example acme.",
         error_messages={"required": "Enter your organisation's short name."},
         widget=forms.TextInput(attrs={"autocomplete": "organization", "autocapitalize": "none"}),
     )
@@ -127,8 +134,9 @@ class OrganisationPasswordResetForm(PasswordResetForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = "E-mail address"
-        self.fields["email"].error_messages.update(required="Enter your e-mail address.",
-                                                   invalid="Enter an e-mail address, such as jo@example.com.")
+        self.fields["email"].error_messages.update(
+            required="Enter your e-mail address.", invalid="Enter an e-mail address, such as jo@example.com."
+        )
 
     def get_users(self, email):
         """Active people of the organisation whose recovery address is `email` (any case)."""
@@ -136,16 +144,32 @@ class OrganisationPasswordResetForm(PasswordResetForm):
         key = identity_key(email)
         if organisation is None or not key:
             return []
-        return list(User.objects.filter(organisation=organisation, is_active=True, recovery_email_key=key)
-                    .select_related("organisation"))
+        return list(
+            User.objects.filter(organisation=organisation, is_active=True, recovery_email_key=key).select_related(
+                "organisation"
+            )
+        )
 
-    def save(self, domain_override=None, subject_template_name="", email_template_name="", use_https=False,
-             token_generator=default_token_generator, from_email=None, request=None,
-             html_email_template_name=None, extra_email_context=None):
+    def save(
+        self,
+        domain_override=None,
+        subject_template_name="",
+        email_template_name="",
+        use_https=False,
+        token_generator=default_token_generator,
+        from_email=None,
+        request=None,
+        html_email_template_name=None,
+        extra_email_context=None,
+    ):
         site = get_current_site(request)
         mail.off_the_request(
-            self.send_links, domain=domain_override or site.domain, use_https=use_https,
-            address=client_address(request), token_generator=token_generator, from_email=from_email,
+            self.send_links,
+            domain=domain_override or site.domain,
+            use_https=use_https,
+            address=client_address(request),
+            token_generator=token_generator,
+            from_email=from_email,
             templates=(subject_template_name, email_template_name, html_email_template_name),
             extra_context=extra_email_context or {},
         )
@@ -167,8 +191,14 @@ class OrganisationPasswordResetForm(PasswordResetForm):
                 "protocol": "https" if use_https else "http",
                 **extra_context,
             }
-            self.send_mail(subject_template_name, email_template_name, context, from_email, person.recovery_email,
-                           html_email_template_name=html_email_template_name)
+            self.send_mail(
+                subject_template_name,
+                email_template_name,
+                context,
+                from_email,
+                person.recovery_email,
+                html_email_template_name=html_email_template_name,
+            )
 
 
 class ChoosePasswordForm(SetPasswordForm):
@@ -272,16 +302,21 @@ class PeopleFilterForm(forms.Form):
     q = SearchField(label="Search")
     location = KnownKeyField("Choose one of your organisation's locations.", label="Location")
     group = KnownKeyField("Choose one of your organisation's groups.", label="Group")
-    active = forms.ChoiceField(label="Status", required=False,
-                               choices=_choices(("yes", "Active"), ("no", "Deactivated")))
+    active = forms.ChoiceField(
+        label="Status", required=False, choices=_choices(("yes", "Active"), ("no", "Deactivated"))
+    )
     source = forms.ChoiceField(label="Source", required=False, choices=_choices(*User.Source.choices))
-    phone = forms.ChoiceField(label="Phone", required=False, choices=_choices(
-        ("usable", "Usable number"), ("missing", "Missing"), ("problem", "Could not be read")))
+    phone = forms.ChoiceField(
+        label="Phone",
+        required=False,
+        choices=_choices(("usable", "Usable number"), ("missing", "Missing"), ("problem", "Could not be read")),
+    )
     number_source = forms.ChoiceField(label="Number source", required=False, choices=_source_choices())
     location_source = forms.ChoiceField(label="Location source", required=False, choices=_source_choices())
     unmatched = forms.ChoiceField(label="Unmatched location", required=False, choices=_choices(("1", "Yes")))
-    orphans = forms.ChoiceField(label="Not seen since synchronisation began", required=False,
-                                choices=_choices(("1", "Yes")))
+    orphans = forms.ChoiceField(
+        label="Not seen since synchronisation began", required=False, choices=_choices(("1", "Yes"))
+    )
 
     def __init__(self, organisation, data, **kwargs):
         super().__init__(data, **kwargs)
@@ -312,7 +347,9 @@ class PersonLocationForm(forms.Form):
 
 class ProfileForm(forms.Form):
     notification_phone = forms.CharField(
-        label="Notification phone number", required=False, max_length=40,
+        label="Notification phone number",
+        required=False,
+        max_length=40,
         help_text="The number Klaxon calls and texts in an alert, e.g. 07911 123456 or +44 7911 123456.",
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )

@@ -70,7 +70,7 @@ def timeline(person: User, limit: int = 50) -> Timeline:
 
     Two queries: the organisation's zone (unless already loaded) and the changes.
     """
-    changes = list(ProvisioningChange.objects.filter(user=person).order_by("-at", "-pk")[:limit + 1])
+    changes = list(ProvisioningChange.objects.filter(user=person).order_by("-at", "-pk")[: limit + 1])
     organisation = person.organisation
     assert organisation is not None, "Klaxon staff have no provisioning history"
     return Timeline(

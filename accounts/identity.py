@@ -32,9 +32,18 @@ def identity_key(text: str | None) -> str:
 # Default_Ignorable_Code_Points (combining grapheme joiner, Hangul fillers, variation
 # selectors, ...) and the Braille blank.
 _INVISIBLE_RANGES = (
-    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2800, 0x2800),
-    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
 )
 
 
@@ -51,10 +60,14 @@ def check_identifier(text: str | None, attribute: str, field: str | None = None)
     """Refuse a name carrying a character that hides what it is (ValidationError)."""
     found = hidden_character(text)
     if found:
-        raise ValidationError({field or attribute: (
-            f"{attribute} contains an invisible or control character ({found}); "
-            "names with such characters look like other names and are refused."
-        )})
+        raise ValidationError(
+            {
+                field or attribute: (
+                    f"{attribute} contains an invisible or control character ({found}); "
+                    "names with such characters look like other names and are refused."
+                )
+            }
+        )
 
 
 class IdentityKeyField(models.TextField):
@@ -92,5 +105,9 @@ def check_unique_name(instance, key_field: str, name_field: str, label: str) -> 
     key = getattr(instance, key_field)
     others = type(instance)._default_manager.filter(organisation_id=instance.organisation_id, **{key_field: key})
     if key and instance.organisation_id and others.exclude(pk=instance.pk).exists():
-        raise ValidationError({name_field: f"{label} {getattr(instance, name_field)!r} looks the same as an "
-                                           "existing one in this organisation."})
+        raise ValidationError(
+            {
+                name_field: f"{label} {getattr(instance, name_field)!r} looks the same as an "
+                "existing one in this organisation."
+            }
+        )

@@ -40,11 +40,17 @@ class Organisation(models.Model):
     # sends no Klaxon attribute. Phone types in order, comma-separated ("" = off); one field
     # of the work address ("" = off).
     phone_fallback = models.CharField(
-        "notification number fallback", max_length=100, default="mobile", blank=True,
+        "notification number fallback",
+        max_length=100,
+        default="mobile",
+        blank=True,
         help_text="Standard phone number types to use, in order, when the Klaxon attribute is absent.",
     )
     location_fallback = models.CharField(
-        "location fallback", max_length=20, default="locality", blank=True,
+        "location fallback",
+        max_length=20,
+        default="locality",
+        blank=True,
         help_text="Field of the work address to use when the Klaxon attribute is absent.",
     )
     # IANA name ("Europe/London") in which the portal shows times; empty: UTC.
@@ -132,7 +138,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     location = ReturnedForeignKey(
         # RESTRICT: a location in use is deleted only through delete_location (which moves
         # its people to Default first), or together with the whole organisation.
-        "locations.Location", null=True, blank=True, on_delete=models.RESTRICT, related_name="users"
+        "locations.Location",
+        null=True,
+        blank=True,
+        on_delete=models.RESTRICT,
+        related_name="users",
     )
     idp_location = models.CharField("location sent by the identity provider", max_length=255, null=True, blank=True)
     idp_location_key = IdentityKeyField(source="idp_location")
@@ -175,9 +185,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         ordering = ["user_name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organisation", "user_name_key"], name="accounts_user_username_key_unique"
-            ),
+            models.UniqueConstraint(fields=["organisation", "user_name_key"], name="accounts_user_username_key_unique"),
             models.UniqueConstraint(
                 fields=["user_name_key"], condition=Q(organisation=None), name="accounts_user_staff_username_key_unique"
             ),

@@ -16,8 +16,10 @@ UNMATCHED_LOCATION = Q(location__is_default=True) & ~Q(idp_location=None) & ~Q(i
 # Where a number or location came from (User.number_source, location_source), as the
 # People page's filters name them: "none" for nothing sent.
 SOURCES = (
-    reachability.KLAXON, *(f"phone:{kind}" for kind in reachability.PHONE_TYPES),
-    *(f"address:{field}" for field in reachability.ADDRESS_FIELDS), *reachability.SET_IN_KLAXON,
+    reachability.KLAXON,
+    *(f"phone:{kind}" for kind in reachability.PHONE_TYPES),
+    *(f"address:{field}" for field in reachability.ADDRESS_FIELDS),
+    *reachability.SET_IN_KLAXON,
 )
 SOURCE_FILTERS = {**{source: source for source in SOURCES}, "none": ""}
 # Longer search text is cut: a LIKE over five columns with a huge pattern only costs.
@@ -81,10 +83,14 @@ def reach(organisation) -> dict:
     totals["manual_active"] = totals["active"] - totals["provisioned_active"]
     totals["provisioned_inactive"] = totals["provisioned"] - totals["provisioned_active"]
     active_here = Q(users__is_active=True)
-    locations = Location.objects.filter(organisation=organisation).annotate(
-        active=Count("users", filter=active_here),
-        reachable=Count("users", filter=active_here & ~Q(users__notification_phone="")),
-    ).order_by("-is_default", "name")
+    locations = (
+        Location.objects.filter(organisation=organisation)
+        .annotate(
+            active=Count("users", filter=active_here),
+            reachable=Count("users", filter=active_here & ~Q(users__notification_phone="")),
+        )
+        .order_by("-is_default", "name")
+    )
     return {**totals, "locations": locations}
 
 

@@ -19,8 +19,12 @@ from dataclasses import dataclass
 # mobile, work and fax, Okta mobilePhone as mobile).
 PHONE_TYPES = ("mobile", "work", "home", "other")
 # Work-address fields that can name a location (RFC 7643 §4.1.2), with what the portal calls them.
-ADDRESS_FIELDS = {"locality": "work city", "region": "work region", "postalCode": "work postal code",
-                  "country": "work country"}
+ADDRESS_FIELDS = {
+    "locality": "work city",
+    "region": "work region",
+    "postalCode": "work postal code",
+    "country": "work country",
+}
 
 KLAXON = "klaxon"
 ADMINISTRATOR = "administrator"

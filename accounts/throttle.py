@@ -94,8 +94,10 @@ def mail_allowed(recipient: str, address: str) -> bool:
     `address`; counts it when it may."""
     to_recipient = _key("mail-to", identity_key(recipient))
     from_address = _key("mail-from", address)
-    if (current(to_recipient, MAIL_WINDOW_SECONDS) >= MAX_MAILS_PER_RECIPIENT
-            or current(from_address, MAIL_WINDOW_SECONDS) >= MAX_MAILS_PER_ADDRESS):
+    if (
+        current(to_recipient, MAIL_WINDOW_SECONDS) >= MAX_MAILS_PER_RECIPIENT
+        or current(from_address, MAIL_WINDOW_SECONDS) >= MAX_MAILS_PER_ADDRESS
+    ):
         return False
     count(to_recipient, MAIL_WINDOW_SECONDS)
     count(from_address, MAIL_WINDOW_SECONDS)

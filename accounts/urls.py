@@ -10,11 +10,17 @@ urlpatterns = [
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
     path("confirm-password/", views.confirm_password, name="confirm-password"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password-reset"),
-    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(
-        template_name="accounts/password_reset_sent.html"), name="password-reset-sent"),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_sent.html"),
+        name="password-reset-sent",
+    ),
     path("reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
-    path("reset/done/", auth_views.PasswordResetCompleteView.as_view(
-        template_name="accounts/set_password_done.html"), name="password-reset-complete"),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="accounts/set_password_done.html"),
+        name="password-reset-complete",
+    ),
     path("people/", views.people_list, name="people"),
     path("people/<int:pk>/", views.person_detail, name="person"),
     path("people/<int:pk>/location/", views.person_set_location, name="person-location"),

@@ -78,11 +78,14 @@ def _reach_chart(locations) -> list[dict]:
     people, in percent of the largest location (drawn as SVG rectangles with width
     attributes: the Content-Security-Policy forbids style attributes)."""
     widest = max((location.active for location in locations), default=0) or 1
-    return [{
-        "location": location,
-        "active_width": f"{location.active * 100 / widest:.2f}",
-        "reachable_width": f"{location.reachable * 100 / widest:.2f}",
-    } for location in locations]
+    return [
+        {
+            "location": location,
+            "active_width": f"{location.active * 100 / widest:.2f}",
+            "reachable_width": f"{location.reachable * 100 / widest:.2f}",
+        }
+        for location in locations
+    ]
 
 
 @member_required
@@ -126,22 +129,36 @@ def people_list(request):
     page.object_list = rows
     locations = list(Location.objects.filter(organisation=organisation))
     _mark_waiting(rows, {location.name_key for location in locations}, organisation.phone_region)
-    return render(request, "accounts/people_list.html", {
-        "page": page,
-        "filters": filters,
-        "params": params,
-        "filter_form": filter_form,
-        "locations": locations,
-        "groups": Group.objects.filter(organisation=organisation).only("pk", "display_name"),
-        "sources": User.Source.choices,
-        "sync_started": sync_started_at is not None,
-    })
+    return render(
+        request,
+        "accounts/people_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "params": params,
+            "filter_form": filter_form,
+            "locations": locations,
+            "groups": Group.objects.filter(organisation=organisation).only("pk", "display_name"),
+            "sources": User.Source.choices,
+            "sync_started": sync_started_at is not None,
+        },
+    )
 
 
 # What a row of the People page shows.
 PEOPLE_LIST_FIELDS = (
-    "user_name", "display_name", "given_name", "family_name", "location__name", "location__is_default",
-    "idp_location", "idp_location_key", "notification_phone", "phone_problem", "is_active", "source",
+    "user_name",
+    "display_name",
+    "given_name",
+    "family_name",
+    "location__name",
+    "location__is_default",
+    "idp_location",
+    "idp_location_key",
+    "notification_phone",
+    "phone_problem",
+    "is_active",
+    "source",
 )
 
 
@@ -172,16 +189,20 @@ def _person(request, pk) -> User:
 def person_detail(request, pk):
     person = _person(request, pk)
     organisation = request.user.organisation
-    return render(request, "accounts/person_detail.html", {
-        "person": person,
-        "location_form": PersonLocationForm(organisation, initial={"location": person.location}),
-        "groups": Group.objects.filter(memberships__user=person).order_by("display_name"),
-        "phone": display.phone_number(person.notification_phone, organisation.phone_region),
-        "number_source": display.value_source(person.number_source, person),
-        "location_source": display.value_source(person.location_source, person),
-        "zone": time_zones.zone_of(organisation),
-        "history": history.timeline(person),
-    })
+    return render(
+        request,
+        "accounts/person_detail.html",
+        {
+            "person": person,
+            "location_form": PersonLocationForm(organisation, initial={"location": person.location}),
+            "groups": Group.objects.filter(memberships__user=person).order_by("display_name"),
+            "phone": display.phone_number(person.notification_phone, organisation.phone_region),
+            "number_source": display.value_source(person.number_source, person),
+            "location_source": display.value_source(person.location_source, person),
+            "zone": time_zones.zone_of(organisation),
+            "history": history.timeline(person),
+        },
+    )
 
 
 @site_admin_required
@@ -244,10 +265,15 @@ def person_invite(request, pk):
     if person.has_usable_password():
         messages.error(request, f"{person.full_name} already has a password; they can reset it from the sign-in page.")
         return redirect("accounts:person", pk=person.pk)
-    link = request.build_absolute_uri(reverse("accounts:password-reset-confirm", kwargs={
-        "uidb64": urlsafe_base64_encode(force_bytes(person.pk)),
-        "token": default_token_generator.make_token(person),
-    }))
+    link = request.build_absolute_uri(
+        reverse(
+            "accounts:password-reset-confirm",
+            kwargs={
+                "uidb64": urlsafe_base64_encode(force_bytes(person.pk)),
+                "token": default_token_generator.make_token(person),
+            },
+        )
+    )
     mailed = bool(person.email) and throttle.mail_allowed(person.email, client_address(request))
     if mailed:
         mail.off_the_request(
@@ -255,7 +281,8 @@ def person_invite(request, pk):
             f"You're invited to Klaxon ({person.organisation.name})",
             f"Hello {person.get_short_name()},\n\nSet your Klaxon password here:\n{link}\n\n"
             f"Organisation: {person.organisation.slug}\nUsername: {person.user_name}\n",
-            None, [person.email],
+            None,
+            [person.email],
         )
     return render(request, "accounts/invitation.html", {"person": person, "link": link, "mailed": mailed})
 
@@ -282,18 +309,24 @@ def group_detail(request, pk):
 def _profile_form(person, data=None) -> ProfileForm:
     # The number as the person would type it: a number from abroad keeps its country code,
     # so that saving the form unchanged reads it back as the same number.
-    initial = {"location": person.location,
-               "notification_phone": display.phone_number(person.notification_phone, person.organisation.phone_region)}
+    initial = {
+        "location": person.location,
+        "notification_phone": display.phone_number(person.notification_phone, person.organisation.phone_region),
+    }
     return ProfileForm(person, data, initial=initial)
 
 
 def _profile_page(request, *, form=None, password_form=None):
     person = request.user
-    return render(request, "accounts/profile.html", {
-        "person": person,
-        "form": form or _profile_form(person),
-        "password_form": password_form or ChangePasswordForm(person),
-    })
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "person": person,
+            "form": form or _profile_form(person),
+            "password_form": password_form or ChangePasswordForm(person),
+        },
+    )
 
 
 @member_required

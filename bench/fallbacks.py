@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "klaxon_site.settings")
 os.environ.setdefault("DEBUG", "true")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -43,11 +43,22 @@ def build(people: int) -> Organisation:
     default = Location.objects.get(organisation=organisation, is_default=True)
     rows = []
     for index in range(people):
-        contact = {"location": None, "number": None,
-                   "phones": [["mobile", f"+4474{index:08d}"], ["work", f"+44207{index % 10000000:07d}"]],
-                   "address": {"locality": CITIES[index % len(CITIES)], "country": "GB"}}
-        rows.append(User(organisation=organisation, user_name=f"p{index}@bench.test", password="!",
-                         source=User.Source.IDENTITY_PROVIDER, location=default, idp_contact=contact))
+        contact = {
+            "location": None,
+            "number": None,
+            "phones": [["mobile", f"+4474{index:08d}"], ["work", f"+44207{index % 10000000:07d}"]],
+            "address": {"locality": CITIES[index % len(CITIES)], "country": "GB"},
+        }
+        rows.append(
+            User(
+                organisation=organisation,
+                user_name=f"p{index}@bench.test",
+                password="!",
+                source=User.Source.IDENTITY_PROVIDER,
+                location=default,
+                idp_contact=contact,
+            )
+        )
     User.objects.bulk_create(rows, batch_size=5000)
     return organisation
 
@@ -55,13 +66,14 @@ def build(people: int) -> Organisation:
 def measure(organisation: Organisation, phone_types: list[str], address_field: str) -> None:
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
-        changed = actions.set_reachability_fallbacks(organisation, phone_types=phone_types,
-                                                     address_field=address_field)
+        changed = actions.set_reachability_fallbacks(organisation, phone_types=phone_types, address_field=address_field)
         elapsed = time.perf_counter() - started
     database = sum(float(q["time"]) for q in queries.captured_queries)
     label = f"phones={','.join(phone_types) or 'off'} address={address_field or 'off'}"
-    print(f"{label:<36} changed {changed:>7,}  statements {len(queries):>4}  "
-          f"{elapsed:6.2f} s  (database {database:5.2f} s)")
+    print(
+        f"{label:<36} changed {changed:>7,}  statements {len(queries):>4}  "
+        f"{elapsed:6.2f} s  (database {database:5.2f} s)"
+    )
 
 
 def main() -> None:
@@ -71,9 +83,11 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     organisation = build(options.people)
-    print(f"{connection.vendor}: {options.people:,} provider-managed people built in "
-          f"{time.perf_counter() - started:.1f} s")
-    measure(organisation, ["mobile"], "locality")       # first application of the defaults
+    print(
+        f"{connection.vendor}: {options.people:,} provider-managed people built in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    measure(organisation, ["mobile"], "locality")  # first application of the defaults
     measure(organisation, ["work", "mobile"], "locality")
     measure(organisation, [], "")
     measure(organisation, ["mobile"], "locality")

@@ -76,12 +76,20 @@ class Portal:
             self.idle.put(self._signed_in())
 
     def _signed_in(self):
-        session = {"connection": http.client.HTTPConnection(self.client.host, self.client.port, timeout=120),
-                   "cookies": {}}
+        session = {
+            "connection": http.client.HTTPConnection(self.client.host, self.client.port, timeout=120),
+            "cookies": {},
+        }
         page = self._request(session, "GET", "/sign-in/")
         csrf = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
-        form = urllib.parse.urlencode({"csrfmiddlewaretoken": csrf, "organisation": self.slug,
-                                       "username": "admin@bench.test", "password": "bench-admin-pass"})
+        form = urllib.parse.urlencode(
+            {
+                "csrfmiddlewaretoken": csrf,
+                "organisation": self.slug,
+                "username": "admin@bench.test",
+                "password": "bench-admin-pass",
+            }
+        )
         self._request(session, "POST", "/sign-in/", form, {"Content-Type": "application/x-www-form-urlencoded"})
         return session
 
@@ -120,10 +128,15 @@ class Server:
         self.port, self.workers = port, workers
         self.env = {
             **os.environ,
-            "DEBUG": "false", "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijkl",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "false",
-            "KLAXON_PUBLIC_URL": f"http://127.0.0.1:{port}", "KLAXON_BENCH_CEILING": "true",
-            "WEB_CONCURRENCY": str(workers), "BIND": f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING",
+            "DEBUG": "false",
+            "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijkl",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "false",
+            "KLAXON_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "KLAXON_BENCH_CEILING": "true",
+            "WEB_CONCURRENCY": str(workers),
+            "BIND": f"127.0.0.1:{port}",
+            "LOG_LEVEL": "WARNING",
             # No worker recycling: CPU and memory are read from the workers' /proc entries,
             # and a flat memory curve must be earned, not reset.
             "GUNICORN_MAX_REQUESTS": "0",
@@ -186,7 +199,9 @@ class Server:
             if name.startswith("postgres"):
                 fields = fields.split()
                 total += int(fields[11]) + int(fields[12])
-                if Path(f"/proc/{fields[1]}/comm").exists() and not Path(f"/proc/{fields[1]}/comm").read_text().startswith("postgres"):
+                if Path(f"/proc/{fields[1]}/comm").exists() and not Path(
+                    f"/proc/{fields[1]}/comm"
+                ).read_text().startswith("postgres"):
                     total += int(fields[13]) + int(fields[14])  # the postmaster: its reaped children
         return total / ticks
 
@@ -218,10 +233,12 @@ class Bench:
         with ThreadPoolExecutor(self.concurrency) as pool:
             latencies = [lat for batch in pool.map(lambda job: job(), jobs) for lat in batch]
         return {
-            "latencies": latencies, "seconds": time.perf_counter() - started,
+            "latencies": latencies,
+            "seconds": time.perf_counter() - started,
             "items": len(jobs) if items is None else items,
             "cpu": (self.server.cpu_seconds() - cpu_before) if self.server else None,
-            "db_cpu": Server.database_cpu_seconds() - db_before, "client_cpu": time.process_time() - client_before,
+            "db_cpu": Server.database_cpu_seconds() - db_before,
+            "client_cpu": time.process_time() - client_before,
         }
 
     def report(self, name: str, parts: list[dict], unit="req") -> dict:
@@ -230,17 +247,24 @@ class Bench:
         elapsed = sum(part["seconds"] for part in parts)
         cpu = None if parts[0]["cpu"] is None else sum(part["cpu"] for part in parts)
         row = {
-            "phase": name, "requests": len(latencies), "seconds": elapsed,
-            "req_per_s": len(latencies) / elapsed, "items_per_s": sum(part["items"] for part in parts) / elapsed,
+            "phase": name,
+            "requests": len(latencies),
+            "seconds": elapsed,
+            "req_per_s": len(latencies) / elapsed,
+            "items_per_s": sum(part["items"] for part in parts) / elapsed,
             "unit": unit,
-            "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
+            "p50_ms": pct(latencies, 50),
+            "p95_ms": pct(latencies, 95),
+            "p99_ms": pct(latencies, 99),
             "cpu_ms_per_req": (cpu * 1000 / len(latencies)) if cpu is not None else None,
             "db_cpu_ms_per_req": sum(part["db_cpu"] for part in parts) * 1000 / len(latencies),
             "client_cpu_ms_per_req": sum(part["client_cpu"] for part in parts) * 1000 / len(latencies),
         }
         self.results.append(row)
-        print(f"  {name}: {row['req_per_s']:.0f} req/s, {row['items_per_s']:.0f} {unit}/s, "
-              f"p99 {row['p99_ms']:.1f} ms", flush=True)
+        print(
+            f"  {name}: {row['req_per_s']:.0f} req/s, {row['items_per_s']:.0f} {unit}/s, p99 {row['p99_ms']:.1f} ms",
+            flush=True,
+        )
         return row
 
 
@@ -252,7 +276,7 @@ def pct(values, p):
 
 
 def chunks(items, size):
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def main():
@@ -277,13 +301,26 @@ def main():
             sys.exit("Set DATABASE_URL to a PostgreSQL database, or run `make bench` (it starts one).")
         server = Server(args.workers, args.port)
         server.start()
-        server.manage("bootstrap_site", "--organisation", "Benchmark", "--slug", slug,
-                      "--admin-email", "admin@bench.test", "--admin-password", "bench-admin-pass",
-                      "--locations", ",".join(LOCATIONS[:-1]))
+        server.manage(
+            "bootstrap_site",
+            "--organisation",
+            "Benchmark",
+            "--slug",
+            slug,
+            "--admin-email",
+            "admin@bench.test",
+            "--admin-password",
+            "bench-admin-pass",
+            "--locations",
+            ",".join(LOCATIONS[:-1]),
+        )
         credentials = json.loads(server.manage("scim_credentials", slug, "--json"))
         url, token = credentials["endpoint_url"], credentials["token"]
-    print(f"Klaxon SCIM benchmark: {users} users, {args.concurrency} connections, "
-          f"{args.workers if server else '?'} workers, {os.cpu_count()} cores", flush=True)
+    print(
+        f"Klaxon SCIM benchmark: {users} users, {args.concurrency} connections, "
+        f"{args.workers if server else '?'} workers, {os.cpu_count()} cores",
+        flush=True,
+    )
     try:
         report = drive(Bench(Client(url, token), server, args.concurrency, slug), users, bool(server))
     finally:
@@ -311,8 +348,9 @@ def people_searches(users: int, count: int) -> dict[str, list[str]]:
     return {
         "name fragment": [f"amily{i}"[:-1] for i in plain],
         "e-mail": [f"user{i:06d}@bench.test" for i in sample],
-        "phone": [(f"07911 {i % 1000000:06d}" if n % 2 else f"+44 7911 {i % 1000000:06d}")
-                  for n, i in enumerate(sample)],
+        "phone": [
+            (f"07911 {i % 1000000:06d}" if n % 2 else f"+44 7911 {i % 1000000:06d}") for n, i in enumerate(sample)
+        ],
         "accented name": [f"zoe bronte{i}" for i in accented],
     }
 
@@ -345,14 +383,25 @@ def drive(bench: Bench, users: int, has_ceiling: bool) -> dict:
             name = names[i]
             t1, found = call("GET", "/Users?filter=" + quote_filter(f'userName eq "{name}"'))
             assert found["totalResults"] == 0
-            t2, created = call("POST", "/Users", {
-                "schemas": [USER_SCHEMA], "userName": name, "externalId": f"ext-{i}", "active": True,
-                "name": person_name(i),
-                "emails": [{"value": name, "type": "work", "primary": True}],
-                KLAXON: {"location": LOCATIONS[i % len(LOCATIONS)], "notificationPhoneNumber": f"07911 {i % 1000000:06d}"},
-            })
+            t2, created = call(
+                "POST",
+                "/Users",
+                {
+                    "schemas": [USER_SCHEMA],
+                    "userName": name,
+                    "externalId": f"ext-{i}",
+                    "active": True,
+                    "name": person_name(i),
+                    "emails": [{"value": name, "type": "work", "primary": True}],
+                    KLAXON: {
+                        "location": LOCATIONS[i % len(LOCATIONS)],
+                        "notificationPhoneNumber": f"07911 {i % 1000000:06d}",
+                    },
+                },
+            )
             ids[i] = created["id"]
             return [t1, t2]
+
         return job
 
     memory_before = bench.server.worker_memory_mb() if bench.server else []
@@ -370,20 +419,31 @@ def drive(bench: Bench, users: int, has_ceiling: bool) -> dict:
 
     # Groups: member PATCHes in batches of 100, several groups in parallel.
     group_count = 5
-    group_ids = [call("POST", "/Groups", {"displayName": f"Team {g}", "members": []})[1]["id"] for g in range(group_count)]
+    group_ids = [
+        call("POST", "/Groups", {"displayName": f"Team {g}", "members": []})[1]["id"] for g in range(group_count)
+    ]
     member_ids = [ids[i] for i in range(users)]
 
     def add_batch(group_id, batch):
-        return lambda: [call("PATCH", f"/Groups/{group_id}", {"schemas": [PATCH_SCHEMA], "Operations": [
-            {"op": "Add", "path": "members", "value": [{"value": m} for m in batch]}]})[0]]
+        return lambda: [
+            call(
+                "PATCH",
+                f"/Groups/{group_id}",
+                {
+                    "schemas": [PATCH_SCHEMA],
+                    "Operations": [{"op": "Add", "path": "members", "value": [{"value": m} for m in batch]}],
+                },
+            )[0]
+        ]
 
     jobs = [add_batch(g, batch) for g in group_ids for batch in chunks(member_ids, 100)]
     bench.run("group member PATCHes (batches of 100)", jobs, items=group_count * users, unit="memberships")
 
     big = min(users, 10_000)
     big_group = call("POST", "/Groups", {"displayName": "Everyone", "members": []})[1]["id"]
-    bench.run(f"one PATCH adding {big} members", [add_batch(big_group, member_ids[:big])],
-              items=big, unit="memberships")
+    bench.run(
+        f"one PATCH adding {big} members", [add_batch(big_group, member_ids[:big])], items=big, unit="memberships"
+    )
     everyone = min(users, 50_000)
     for batch in chunks(member_ids[big:everyone], 10_000):
         add_batch(big_group, batch)()
@@ -391,68 +451,106 @@ def drive(bench: Bench, users: int, has_ceiling: bool) -> dict:
 
     def okta_replace():
         members = random.sample(member_ids, min(users, 5000))
-        return [call("PUT", f"/Groups/{okta_group}", {"displayName": "Okta push",
-                                                     "members": [{"value": m} for m in members]})[0]]
-    bench.run("Okta full replace (PUT of 5,000 members)", [okta_replace] * 4,
-              items=4 * min(users, 5000), unit="memberships")
+        return [
+            call(
+                "PUT", f"/Groups/{okta_group}", {"displayName": "Okta push", "members": [{"value": m} for m in members]}
+            )[0]
+        ]
+
+    bench.run(
+        "Okta full replace (PUT of 5,000 members)", [okta_replace] * 4, items=4 * min(users, 5000), unit="memberships"
+    )
 
     def change(i, operations):
         return lambda: [call("PATCH", f"/Users/{ids[i]}", {"schemas": [PATCH_SCHEMA], "Operations": operations})[0]]
 
     chosen = random.sample(range(users), max(1, users // 10))
-    jobs = [change(i, [{"op": "Replace", "path": "displayName", "value": f"Changed {i}"},
-                       {"op": "Replace", "path": f"{KLAXON}:location", "value": "Leeds"}]) for i in chosen]
+    jobs = [
+        change(
+            i,
+            [
+                {"op": "Replace", "path": "displayName", "value": f"Changed {i}"},
+                {"op": "Replace", "path": f"{KLAXON}:location", "value": "Leeds"},
+            ],
+        )
+        for i in chosen
+    ]
     jobs += [change(i, [{"op": "Replace", "path": "active", "value": "False"}]) for i in chosen[: len(chosen) // 2]]
     bench.run("incremental cycle (attribute changes, deactivations)", jobs, unit="req")
 
     def page(start):
         return lambda: [call("GET", f"/Users?startIndex={start}&count=100")[0]]
+
     pages = [page(start) for start in range(1, users + 2, 100)]
     bench.run("paging /Users with count=100", pages, items=users, unit="users listed")
 
     sample = random.sample(range(users), min(users, 1000))
     bench.run("GET /Users/{id}", [lambda i=i: [call("GET", f"/Users/{ids[i]}")[0]] for i in sample], unit="req")
-    bench.run("GET /Users?filter=externalId eq", [
-        lambda i=i: [call("GET", "/Users?filter=" + quote_filter(f'externalId eq "ext-{i}"'))[0]] for i in sample
-    ], unit="req")
+    bench.run(
+        "GET /Users?filter=externalId eq",
+        [lambda i=i: [call("GET", "/Users?filter=" + quote_filter(f'externalId eq "ext-{i}"'))[0]] for i in sample],
+        unit="req",
+    )
     group_filter = "/Groups?excludedAttributes=members&filter=" + quote_filter('displayName eq "Everyone"')
-    bench.run(f"GET group of {everyone} by displayName, excludedAttributes=members",
-              [lambda: [call("GET", group_filter)[0]]] * 1000, unit="req")
-    bench.run(f"GET /Groups/{{id}} of {everyone}, excludedAttributes=members",
-              [lambda: [call("GET", f"/Groups/{big_group}?excludedAttributes=members")[0]]] * 1000, unit="req")
+    bench.run(
+        f"GET group of {everyone} by displayName, excludedAttributes=members",
+        [lambda: [call("GET", group_filter)[0]]] * 1000,
+        unit="req",
+    )
+    bench.run(
+        f"GET /Groups/{{id}} of {everyone}, excludedAttributes=members",
+        [lambda: [call("GET", f"/Groups/{big_group}?excludedAttributes=members")[0]]] * 1000,
+        unit="req",
+    )
 
     if bench.server:
         portal = Portal(bench.client, bench.slug, bench.concurrency)
         pages = range(1, min(users // 50, 200) + 1)
-        bench.run("portal People list pages (50 people each)", [lambda n=n: [portal.get(f"/people/?page={n}")]
-                                                                for n in pages], unit="pages")
+        bench.run(
+            "portal People list pages (50 people each)",
+            [lambda n=n: [portal.get(f"/people/?page={n}")] for n in pages],
+            unit="pages",
+        )
         # People search (accounts/search.py): included in every preset; the target at
         # 100,000 people is p95 < 100 ms (bench/RESULTS.md).
         for kind, texts in people_searches(users, 200).items():
-            bench.run(f"portal People search: {kind}", [
-                lambda text=text: [portal.get("/people/?" + urllib.parse.urlencode({"q": text}))] for text in texts
-            ], unit="pages")
+            bench.run(
+                f"portal People search: {kind}",
+                [lambda text=text: [portal.get("/people/?" + urllib.parse.urlencode({"q": text}))] for text in texts],
+                unit="pages",
+            )
 
     print()
-    print(f"{'phase':58} {'req/s':>8} {'items/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} "
-          f"{'DB CPU':>7} {'client':>7} {'x ceiling':>9}")
+    print(
+        f"{'phase':58} {'req/s':>8} {'items/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} "
+        f"{'DB CPU':>7} {'client':>7} {'x ceiling':>9}"
+    )
     for row in bench.results:
         ratio = f"{row['req_per_s'] / ceiling['req_per_s']:.2f}" if ceiling else "-"
         cpu = f"{row['cpu_ms_per_req']:.2f}" if row["cpu_ms_per_req"] is not None else "-"
-        print(f"{row['phase']:58} {row['req_per_s']:8.0f} {row['items_per_s']:10.0f} {row['p50_ms']:8.1f} "
-              f"{row['p95_ms']:8.1f} {row['p99_ms']:8.1f} {cpu:>10} {row['db_cpu_ms_per_req']:7.2f} "
-              f"{row['client_cpu_ms_per_req']:7.2f} {ratio:>9}")
+        print(
+            f"{row['phase']:58} {row['req_per_s']:8.0f} {row['items_per_s']:10.0f} {row['p50_ms']:8.1f} "
+            f"{row['p95_ms']:8.1f} {row['p99_ms']:8.1f} {cpu:>10} {row['db_cpu_ms_per_req']:7.2f} "
+            f"{row['client_cpu_ms_per_req']:7.2f} {ratio:>9}"
+        )
     if ceiling:
-        print("\nceiling req/s, before the sync, after each quarter of it: "
-              + ", ".join(f"{rate:.0f}" for rate in ceiling["rates"]) + f" (mean {ceiling['req_per_s']:.0f})")
+        print(
+            "\nceiling req/s, before the sync, after each quarter of it: "
+            + ", ".join(f"{rate:.0f}" for rate in ceiling["rates"])
+            + f" (mean {ceiling['req_per_s']:.0f})"
+        )
     if bench.server:
         peak = bench.server.worker_memory_mb("VmHWM")
-        print(f"\nworker RSS MB before sync {fmt(memory_before)}, after sync {fmt(memory_after_sync)}, "
-              f"peak {fmt(peak)}")
-    return {"users": users, "results": bench.results,
-            "ceiling_req_per_s": ceiling["req_per_s"] if ceiling else None,
-            "ceiling_rates": ceiling["rates"] if ceiling else None,
-            "sync_users_per_s": sync["items_per_s"]}
+        print(
+            f"\nworker RSS MB before sync {fmt(memory_before)}, after sync {fmt(memory_after_sync)}, peak {fmt(peak)}"
+        )
+    return {
+        "users": users,
+        "results": bench.results,
+        "ceiling_req_per_s": ceiling["req_per_s"] if ceiling else None,
+        "ceiling_rates": ceiling["rates"] if ceiling else None,
+        "sync_users_per_s": sync["items_per_s"],
+    }
 
 
 def fmt(sizes):

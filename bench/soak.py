@@ -87,8 +87,9 @@ class SoakClient(Client):
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/scim+json"}
         started = time.perf_counter()
         try:
-            connection.request(method, self.prefix + path, body=json.dumps(body) if body is not None else None,
-                               headers=headers)
+            connection.request(
+                method, self.prefix + path, body=json.dumps(body) if body is not None else None, headers=headers
+            )
             response = connection.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException):
@@ -125,11 +126,16 @@ class IdentityProvider:
         name = f"{self.run}-w{worker}-u{n}@soak.test"
         search = "/Users?filter=" + quote_filter(f'userName eq "{name}"')
         _, found = self.client.send("GET", search)
-        body = {"schemas": [USER_SCHEMA], "userName": name, "externalId": f"{self.run}-w{worker}-u{n}",
-                "active": True, "displayName": f"Worker {worker} user {n}",
-                "name": {"givenName": "Soak", "familyName": f"User{n}"},
-                "emails": [{"value": name, "type": "work", "primary": True}],
-                KLAXON: {"location": random.choice(LOCATIONS)}}
+        body = {
+            "schemas": [USER_SCHEMA],
+            "userName": name,
+            "externalId": f"{self.run}-w{worker}-u{n}",
+            "active": True,
+            "displayName": f"Worker {worker} user {n}",
+            "name": {"givenName": "Soak", "familyName": f"User{n}"},
+            "emails": [{"value": name, "type": "work", "primary": True}],
+            KLAXON: {"location": random.choice(LOCATIONS)},
+        }
         if found and found.get("totalResults"):  # an earlier POST did arrive after all
             created = found["Resources"][0]
         else:
@@ -139,8 +145,12 @@ class IdentityProvider:
             elif status != 201:
                 return
         with self.lock:
-            self.users[name] = {"id": created["id"], "active": created["active"], "displayName": body["displayName"],
-                                "worker": worker}
+            self.users[name] = {
+                "id": created["id"],
+                "active": created["active"],
+                "displayName": body["displayName"],
+                "worker": worker,
+            }
         if random.random() < 0.1:
             status, error = self.client.send("POST", "/Users", body, expect=(409,))
             if status == 409 and error.get("scimType") == "uniqueness":
@@ -156,9 +166,13 @@ class IdentityProvider:
 
     def change_attributes(self, user):
         name = f"Renamed {random.randrange(10**6)}"
-        status, _ = self.patch_user(user, [{"op": "Replace", "path": "displayName", "value": name},
-                                           {"op": "Replace", "path": f"{KLAXON}:location",
-                                            "value": random.choice(LOCATIONS)}])
+        status, _ = self.patch_user(
+            user,
+            [
+                {"op": "Replace", "path": "displayName", "value": name},
+                {"op": "Replace", "path": f"{KLAXON}:location", "value": random.choice(LOCATIONS)},
+            ],
+        )
         if status == 200:
             user["displayName"] = name
 
@@ -172,8 +186,10 @@ class IdentityProvider:
         status, document = self.client.send("GET", f"/Users/{user['id']}")
         if status == 200 and (document["active"], document.get("displayName")) != (user["active"], user["displayName"]):
             with self.lock:
-                self.mismatches.append(f"read {user['id']}: {document.get('displayName')!r}, active "
-                                       f"{document['active']} (believed {user['displayName']!r}, {user['active']})")
+                self.mismatches.append(
+                    f"read {user['id']}: {document.get('displayName')!r}, active "
+                    f"{document['active']} (believed {user['displayName']!r}, {user['active']})"
+                )
 
     # Groups ---------------------------------------------------------------------------
 
@@ -208,19 +224,23 @@ class IdentityProvider:
         if outside and (not inside or random.random() < 0.6):
             chosen = random.sample(outside, min(len(outside), random.choice([1, 1, 1, 3])))
             operation = {"op": "Add", "path": "members", "value": [{"value": i} for i in chosen]}
-            status, _ = self.client.send("PATCH", path, {"schemas": [PATCH_SCHEMA], "Operations": [operation]},
-                                         expect=(204,))
+            status, _ = self.client.send(
+                "PATCH", path, {"schemas": [PATCH_SCHEMA], "Operations": [operation]}, expect=(204,)
+            )
             if status == 204:
                 with self.lock:
                     self.members[group] |= set(chosen)
         elif inside:
             chosen = random.choice(inside)
-            operation = random.choice([
-                {"op": "Remove", "path": "members", "value": [{"value": chosen}]},
-                {"op": "remove", "path": f'members[value eq "{chosen}"]'},
-            ])
-            status, _ = self.client.send("PATCH", path, {"schemas": [PATCH_SCHEMA], "Operations": [operation]},
-                                         expect=(204,))
+            operation = random.choice(
+                [
+                    {"op": "Remove", "path": "members", "value": [{"value": chosen}]},
+                    {"op": "remove", "path": f'members[value eq "{chosen}"]'},
+                ]
+            )
+            status, _ = self.client.send(
+                "PATCH", path, {"schemas": [PATCH_SCHEMA], "Operations": [operation]}, expect=(204,)
+            )
             if status == 204:
                 with self.lock:
                     self.members[group].discard(chosen)
@@ -280,9 +300,14 @@ class IdentityProvider:
             if len(found) != 1:
                 problems.append(f"user {name}: found {len(found)} times")
             elif (found[0]["id"], found[0]["active"], found[0].get("displayName")) != (
-                    user["id"], user["active"], user["displayName"]):
-                problems.append(f"user {name}: {found[0]['id']} active={found[0]['active']} "
-                                f"{found[0].get('displayName')!r}, believed {user}")
+                user["id"],
+                user["active"],
+                user["displayName"],
+            ):
+                problems.append(
+                    f"user {name}: {found[0]['id']} active={found[0]['active']} "
+                    f"{found[0].get('displayName')!r}, believed {user}"
+                )
         problems += [f"user {name} exists but the identity provider never created it" for name in by_name]
 
         groups = defaultdict(list)
@@ -320,11 +345,16 @@ print(json.dumps({
 
 def check_database(server: Server, slug: str, idp: IdentityProvider) -> list[str]:
     counts = json.loads(server.manage("shell", "-c", DATABASE_CHECK % (slug, slug)).strip().splitlines()[-1])
-    believed = {"users": len(idp.users), "memberships": sum(len(m) for m in idp.members.values()),
-                "duplicate_users": 0, "duplicate_memberships": 0}
+    believed = {
+        "users": len(idp.users),
+        "memberships": sum(len(m) for m in idp.members.values()),
+        "duplicate_users": 0,
+        "duplicate_memberships": 0,
+    }
     print(f"database: {counts}")
-    return [f"database {key}: {counts[key]}, believed {value}" for key, value in believed.items()
-            if counts[key] != value]
+    return [
+        f"database {key}: {counts[key]}, believed {value}" for key, value in believed.items() if counts[key] != value
+    ]
 
 
 def main():
@@ -355,8 +385,19 @@ def main():
         server.start()
     try:
         if server:
-            server.manage("bootstrap_site", "--organisation", "Soak", "--slug", slug, "--admin-email",
-                          "admin@soak.test", "--admin-password", "soak-admin-pass", "--locations", ",".join(LOCATIONS))
+            server.manage(
+                "bootstrap_site",
+                "--organisation",
+                "Soak",
+                "--slug",
+                slug,
+                "--admin-email",
+                "admin@soak.test",
+                "--admin-password",
+                "soak-admin-pass",
+                "--locations",
+                ",".join(LOCATIONS),
+            )
             credentials = json.loads(server.manage("scim_credentials", slug, "--json"))
             url, token = credentials["endpoint_url"], credentials["token"]
         problems, idp, elapsed = soak(args, url, token, run)
@@ -374,8 +415,7 @@ def soak(args, url, token, run):
     for g in range(args.groups):
         idp.create_group(f"{run}-shared-{g}")
     client.deadline = time.monotonic() + args.duration
-    print(f"Klaxon soak: {args.duration:.0f} s, {args.workers} workers, {os.cpu_count()} cores, run {run}",
-          flush=True)
+    print(f"Klaxon soak: {args.duration:.0f} s, {args.workers} workers, {os.cpu_count()} cores, run {run}", flush=True)
     started = time.monotonic()
     threads = [threading.Thread(target=idp.work, args=(w, args.users_per_worker)) for w in range(args.workers)]
     for thread in threads:
@@ -391,21 +431,33 @@ def soak(args, url, token, run):
 def report(args, idp, problems, elapsed):
     client = idp.client
     errors = sum(n for status, n in client.statuses.items() if status >= 500)
-    print(f"requests: {client.requests} in {elapsed:.1f} s ({client.requests / elapsed:.1f} req/s), "
-          f"p50 {pct(client.latencies, 50):.1f} ms, p95 {pct(client.latencies, 95):.1f} ms, "
-          f"p99 {pct(client.latencies, 99):.1f} ms")
+    print(
+        f"requests: {client.requests} in {elapsed:.1f} s ({client.requests / elapsed:.1f} req/s), "
+        f"p50 {pct(client.latencies, 50):.1f} ms, p95 {pct(client.latencies, 95):.1f} ms, "
+        f"p99 {pct(client.latencies, 99):.1f} ms"
+    )
     print("responses by status: " + ", ".join(f"{s}: {n}" for s, n in sorted(client.statuses.items())))
-    print(f"expected 409s (repeated POSTs): {idp.expected_409}; 5xx: {errors}; broken connections: {client.broken}; "
-          f"unexpected statuses: {len(client.unexpected)}")
+    print(
+        f"expected 409s (repeated POSTs): {idp.expected_409}; 5xx: {errors}; broken connections: {client.broken}; "
+        f"unexpected statuses: {len(client.unexpected)}"
+    )
     memberships = sum(len(m) for m in idp.members.values())
     active = sum(user["active"] for user in idp.users.values())
-    print(f"identity provider believes: {len(idp.users)} users ({active} active), {len(idp.groups)} groups, "
-          f"{memberships} memberships")
+    print(
+        f"identity provider believes: {len(idp.users)} users ({active} active), {len(idp.groups)} groups, "
+        f"{memberships} memberships"
+    )
     for line in client.unexpected[:10] + problems[:20]:
         print(f"  ! {line}")
     failed = problems or errors or client.broken or client.unexpected
-    print("verdict: " + ("INCONSISTENT or FAILED" if failed else
-                         "CONSISTENT: every believed user and membership exists exactly once, no 5xx"))
+    print(
+        "verdict: "
+        + (
+            "INCONSISTENT or FAILED"
+            if failed
+            else "CONSISTENT: every believed user and membership exists exactly once, no 5xx"
+        )
+    )
     sys.exit(1 if failed else 0)
 
 

@@ -57,7 +57,11 @@ class RequestIdMiddleware:
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
             access_log.log(
                 logging.DEBUG if request.path in _QUIET_PATHS else logging.INFO,
-                "%s %s %s %sms", request.method, request.path, response.status_code, duration_ms,
+                "%s %s %s %sms",
+                request.method,
+                request.path,
+                response.status_code,
+                duration_ms,
                 extra={"status": response.status_code, "duration_ms": duration_ms},
             )
             return response

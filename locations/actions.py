@@ -30,8 +30,7 @@ def resolve_location(organisation, name: str | None) -> Location:
 def resolved_location_id(organisation, name: str | None) -> RawSQL:
     """resolve_location's answer as an SQL expression: an INSERT of a new person resolves
     their location in the same statement (one round trip fewer per person created)."""
-    return RawSQL(f"(SELECT id FROM ({_RESOLVE_SQL}) AS resolved)",
-                  [organisation.pk, identity_key(name)])
+    return RawSQL(f"(SELECT id FROM ({_RESOLVE_SQL}) AS resolved)", [organisation.pk, identity_key(name)])
 
 
 _RESOLVE_SQL = (

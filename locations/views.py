@@ -99,5 +99,3 @@ def location_delete(request, pk):
         messages.success(request, f"Location {location.name} deleted; {moved} moved to Default.")
         return redirect("locations:list")
     return render(request, "locations/location_delete.html", {"location": location})
-
-

@@ -35,16 +35,36 @@ class ActivityFilterForm(forms.Form):
     """The log's filters, read from the query string. An invalid value is a form error shown
     on the page, and that filter is not applied (see `applied`)."""
 
-    result = forms.ChoiceField(label="Result", required=False, choices=_choices(
-        *ScimActivity.Result.choices, ("errors", "Any error")))
-    method = forms.ChoiceField(label="Method", required=False, choices=_choices(
-        *((m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")), (PORTAL_METHOD, "Portal (token actions)")))
-    resource = forms.ChoiceField(label="Resource", required=False, choices=_choices(
-        ("User", "Users"), ("Group", "Groups"), ("Token", "Tokens"), ("Search", "Searches"),
-        ("ServiceProviderConfig", "ServiceProviderConfig"), ("ResourceType", "ResourceTypes"), ("Schema", "Schemas")))
-    person = forms.CharField(label="Person", required=False, max_length=None,
-                             help_text="userName, e-mail or name, or a SCIM id",
-                             widget=forms.TextInput(attrs={"type": "search", "maxlength": MAX_PERSON_CHARACTERS}))
+    result = forms.ChoiceField(
+        label="Result", required=False, choices=_choices(*ScimActivity.Result.choices, ("errors", "Any error"))
+    )
+    method = forms.ChoiceField(
+        label="Method",
+        required=False,
+        choices=_choices(
+            *((m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")), (PORTAL_METHOD, "Portal (token actions)")
+        ),
+    )
+    resource = forms.ChoiceField(
+        label="Resource",
+        required=False,
+        choices=_choices(
+            ("User", "Users"),
+            ("Group", "Groups"),
+            ("Token", "Tokens"),
+            ("Search", "Searches"),
+            ("ServiceProviderConfig", "ServiceProviderConfig"),
+            ("ResourceType", "ResourceTypes"),
+            ("Schema", "Schemas"),
+        ),
+    )
+    person = forms.CharField(
+        label="Person",
+        required=False,
+        max_length=None,
+        help_text="userName, e-mail or name, or a SCIM id",
+        widget=forms.TextInput(attrs={"type": "search", "maxlength": MAX_PERSON_CHARACTERS}),
+    )
 
     def __init__(self, data=None, **kwargs):
         if data is not None and data.get("errors") == "1" and not data.get("result"):
@@ -79,10 +99,18 @@ def _person_q(organisation: Organisation, text: str) -> Q:
     """Requests about the people `text` names: by the userName the request carried, by a
     SCIM id, or by the SCIM id of people whose userName, e-mail or name contains it now (so a
     renamed person's older requests are found too)."""
-    ids = {str(scim_id) for scim_id in User.objects.filter(organisation=organisation).filter(
-        Q(user_name_key=identity_key(text)) | Q(email_key=identity_key(text)) | Q(user_name__icontains=text)
-        | Q(email__icontains=text) | Q(display_name__icontains=text)
-    ).values_list("scim_id", flat=True)[:MAX_PEOPLE_MATCHED]}
+    ids = {
+        str(scim_id)
+        for scim_id in User.objects.filter(organisation=organisation)
+        .filter(
+            Q(user_name_key=identity_key(text))
+            | Q(email_key=identity_key(text))
+            | Q(user_name__icontains=text)
+            | Q(email__icontains=text)
+            | Q(display_name__icontains=text)
+        )
+        .values_list("scim_id", flat=True)[:MAX_PEOPLE_MATCHED]
+    }
     if scim_id := _scim_id(text):
         ids.add(scim_id)
     return Q(label__icontains=text) | Q(resource_id__in=ids)
@@ -107,16 +135,29 @@ def with_links(organisation: Organisation, activity: list[ScimActivity]) -> list
     for kind, model, url_name in (("User", User, "accounts:person"), ("Group", Group, "accounts:group")):
         if wanted[kind]:
             found = model.objects.filter(organisation=organisation, scim_id__in=wanted[kind]).values_list(
-                "scim_id", "pk")
+                "scim_id", "pk"
+            )
             pages.update({(kind, str(scim_id)): reverse(url_name, args=[pk]) for scim_id, pk in found})
-    return [{"activity": row, "link": pages.get((row.resource_type, _scim_id(row.resource_id) or ""))}
-            for row in activity]
+    return [
+        {"activity": row, "link": pages.get((row.resource_type, _scim_id(row.resource_id) or ""))} for row in activity
+    ]
 
 
 # CSV export ------------------------------------------------------------------------------
 
-CSV_HEADER = ["time", "time zone", "method", "resource type", "SCIM id", "userName or name", "status", "result",
-              "scimType", "detail", "duration (ms)"]
+CSV_HEADER = [
+    "time",
+    "time zone",
+    "method",
+    "resource type",
+    "SCIM id",
+    "userName or name",
+    "status",
+    "result",
+    "scimType",
+    "detail",
+    "duration (ms)",
+]
 # A cell a spreadsheet would run as a formula (OWASP "CSV injection"): userNames and group
 # names come from the identity provider.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -148,6 +189,21 @@ def csv_lines(organisation: Organisation, rows: QuerySet) -> Iterator[str]:
         *columns
     ).iterator(chunk_size=CSV_CHUNK):
         result = ScimActivity.result_for(status).label
-        yield writer.writerow([_cell(value) for value in (
-            at.astimezone(zone).isoformat(timespec="seconds"), zone_name, method, kind, resource_id, label, status,
-            result, scim_type, detail, duration)])
+        yield writer.writerow(
+            [
+                _cell(value)
+                for value in (
+                    at.astimezone(zone).isoformat(timespec="seconds"),
+                    zone_name,
+                    method,
+                    kind,
+                    resource_id,
+                    label,
+                    status,
+                    result,
+                    scim_type,
+                    detail,
+                    duration,
+                )
+            ]
+        )

@@ -43,7 +43,17 @@ class ScimTokenAdmin(ReadOnlyAdmin):
 
 @admin.register(ScimActivity)
 class ScimActivityAdmin(ReadOnlyAdmin):
-    list_display = ("at", "organisation", "method", "resource_type", "label", "resource_id", "status", "scim_type", "duration_ms")
+    list_display = (
+        "at",
+        "organisation",
+        "method",
+        "resource_type",
+        "label",
+        "resource_id",
+        "status",
+        "scim_type",
+        "duration_ms",
+    )
     list_filter = ("organisation", "method", "resource_type", "status", "at")
     list_select_related = ("organisation",)
     search_fields = ("label", "resource_id", "detail")

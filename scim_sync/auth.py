@@ -66,8 +66,9 @@ def _count_failure(endpoint: ScimEndpoint, request) -> None:
         cache.set(counter, 1, FAILURE_WINDOW_SECONDS)
         failures = 1
     throttled = failures > MAX_FAILURES
-    refusals.record(endpoint.organisation_id, status=429 if throttled else 401,
-                    address=refusals.source_address(request))
+    refusals.record(
+        endpoint.organisation_id, status=429 if throttled else 401, address=refusals.source_address(request)
+    )
     health.failed_authentication_counted(endpoint.organisation, failures)
     if throttled:
         window_start = cache.get(started, now)

@@ -18,10 +18,10 @@ from accounts.models import Organisation, ProvisioningChange, User
 from klaxon_site.lib.paging import SNAPSHOT_SECONDS
 from scim_sync.models import (
     PORTAL_METHOD,
-    AuthFailureSummary,
-    PageBookmark,
     SHOWN_PREFIX_LENGTH,
     TOKEN_PREFIX,
+    AuthFailureSummary,
+    PageBookmark,
     ScimActivity,
     ScimEndpoint,
     ScimToken,
@@ -87,9 +87,14 @@ def log_token_event(organisation: Organisation, token: ScimToken, text: str, *, 
     revoked by ada@acme.test". Written with the change, in its transaction; it names the token
     by its shown prefix only."""
     ScimActivity.objects.create(
-        organisation=organisation, at=at or timezone.now(), method=PORTAL_METHOD, resource_type="Token",
-        resource_id=token.prefix, label=_clip(f"Token {token.shown_name} {text}", 255),
-        status=200, detail=_clip(detail, 255),
+        organisation=organisation,
+        at=at or timezone.now(),
+        method=PORTAL_METHOD,
+        resource_type="Token",
+        resource_id=token.prefix,
+        label=_clip(f"Token {token.shown_name} {text}", 255),
+        status=200,
+        detail=_clip(detail, 255),
     )
 
 
@@ -108,8 +113,12 @@ def _newest_live(organisation: Organisation) -> ScimToken | None:
 
 @transaction.atomic
 def generate_token(
-    organisation: Organisation, *, created_by: User | None = None, grace: timedelta | None = None,
-    expires_in: timedelta | None = None, label: str = "",
+    organisation: Organisation,
+    *,
+    created_by: User | None = None,
+    grace: timedelta | None = None,
+    expires_in: timedelta | None = None,
+    label: str = "",
 ) -> str:
     """Create a token and return it in clear: the only time anyone sees it.
 
@@ -143,8 +152,13 @@ def generate_token(
     else:
         expiry = f"which stops working after {_duration(expires_in)}" if expires_in else "with no expiry"
         kept = f"keeps working for {_duration(grace)}" if grace else "stopped working at once"
-        log_token_event(organisation, replaced, f"rotated by {_by(created_by)}", at=now,
-                        detail=f"replaced by {token.shown_name}, {expiry}; the old token {kept}")
+        log_token_event(
+            organisation,
+            replaced,
+            f"rotated by {_by(created_by)}",
+            at=now,
+            detail=f"replaced by {token.shown_name}, {expiry}; the old token {kept}",
+        )
     if endpoint.sync_started_at is None:
         endpoint.sync_started_at = now
         endpoint.save(update_fields=["sync_started_at"])
@@ -188,8 +202,12 @@ def set_token_label(token: ScimToken, label: str, *, by: User | None) -> bool:
     old = token.label
     ScimToken.objects.filter(pk=token.pk).update(label=label)
     token.label = label
-    log_token_event(token.organisation, token, f"label changed by {_by(by)}",
-                    detail=f"“{old}” → “{label}”" if old else f"labelled “{label}”")
+    log_token_event(
+        token.organisation,
+        token,
+        f"label changed by {_by(by)}",
+        detail=f"“{old}” → “{label}”" if old else f"labelled “{label}”",
+    )
     return True
 
 
@@ -216,8 +234,13 @@ def log_ended_tokens(organisation: Organisation | None = None, *, now=None) -> i
             superseded = ScimToken.objects.filter(
                 organisation=token.organisation_id, created_at__gt=token.created_at, created_at__lte=token.expires_at
             ).exists()
-            log_token_event(token.organisation, token, "expired", at=token.expires_at,
-                            detail="end of the rotation's grace period" if superseded else "its chosen expiry")
+            log_token_event(
+                token.organisation,
+                token,
+                "expired",
+                at=token.expires_at,
+                detail="end of the rotation's grace period" if superseded else "its chosen expiry",
+            )
             written += 1
     return written
 
@@ -245,9 +268,16 @@ def record_activity(
     refused, because logging must never make a request fail.
     """
     row = (
-        organisation.pk, connection.ops.adapt_datetimefield_value(timezone.now()), _clip(method.upper(), 10),
-        _clip(resource_type, 40), _clip(str(resource_id or ""), 255), _clip(label or "", 255), status,
-        _clip(scim_type or "", 40), _clip(detail or "", 255), max(0, int(duration_ms)),
+        organisation.pk,
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+        _clip(method.upper(), 10),
+        _clip(resource_type, 40),
+        _clip(str(resource_id or ""), 255),
+        _clip(label or "", 255),
+        status,
+        _clip(scim_type or "", 40),
+        _clip(detail or "", 255),
+        max(0, int(duration_ms)),
     )
     if settings.KLAXON_SCIM_ACTIVITY_DELAY > 0:
         pending_activity.add(row)
@@ -259,9 +289,11 @@ def _write_activity(rows: list) -> None:
     """Hand-written multi-row INSERTs: the ORM's save() machinery cost more than the write."""
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[start:start + _ROWS_PER_INSERT]
-            cursor.execute(_INSERT_ACTIVITY_SQL + ", ".join([_ACTIVITY_VALUES] * len(chunk)),
-                           [value for row in chunk for value in row])
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            cursor.execute(
+                _INSERT_ACTIVITY_SQL + ", ".join([_ACTIVITY_VALUES] * len(chunk)),
+                [value for row in chunk for value in row],
+            )
 
 
 _INSERT_ACTIVITY_SQL = (

@@ -8,7 +8,7 @@ cannot filter on is a 400 invalidFilter, never a silently wider result.
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Left, Lower, Right, StrIndex
@@ -62,7 +62,8 @@ USER_COLUMNS = {
     # fallback value instead (accounts/reachability.py).
     f"{KLAXON_USER_SCHEMA}:location".lower(): Column(f"scim_attributes__{KLAXON_USER_SCHEMA}__location", "json"),
     f"{KLAXON_USER_SCHEMA}:notificationphonenumber".lower(): Column(
-        f"scim_attributes__{KLAXON_USER_SCHEMA}__notificationPhoneNumber", "json", case_exact=True),
+        f"scim_attributes__{KLAXON_USER_SCHEMA}__notificationPhoneNumber", "json", case_exact=True
+    ),
     **{name.lower(): Column(f"scim_attributes__{name}", "json") for name in _JSON_CORE},
 }
 
@@ -171,9 +172,15 @@ class QueryTranslator:
             q = Q(Exists(GroupMembership.objects.filter(group=OuterRef("pk"), user__scim_id=_as_uuid(value))))
             return self._eq_ne(op, q, "members")
         suffix = {
-            CompareOperator.eq: "exact", CompareOperator.ne: "exact", CompareOperator.co: "contains",
-            CompareOperator.sw: "startswith", CompareOperator.ew: "endswith",
-            CompareOperator.gt: "gt", CompareOperator.ge: "gte", CompareOperator.lt: "lt", CompareOperator.le: "lte",
+            CompareOperator.eq: "exact",
+            CompareOperator.ne: "exact",
+            CompareOperator.co: "contains",
+            CompareOperator.sw: "startswith",
+            CompareOperator.ew: "endswith",
+            CompareOperator.gt: "gt",
+            CompareOperator.ge: "gte",
+            CompareOperator.lt: "lt",
+            CompareOperator.le: "lte",
         }[op]
         if column.kind == "json" and suffix in ("gt", "gte", "lt", "lte"):
             raise _invalid("Ordering comparisons are not supported on this attribute.")
@@ -221,13 +228,19 @@ class QueryTranslator:
         try:
             moment = value if isinstance(value, datetime) else parse_datetime(str(value))
             if moment is not None and moment.tzinfo is not None:
-                moment.astimezone(timezone.utc)  # the database compares in UTC
+                moment.astimezone(UTC)  # the database compares in UTC
         except (ValueError, OverflowError):
             moment = None
         if moment is None:
             raise _invalid(f"{value!r} is not a date and time Klaxon can compare (RFC 3339, years 1 to 9999).")
-        suffix = {CompareOperator.eq: "exact", CompareOperator.ne: "exact", CompareOperator.gt: "gt",
-                  CompareOperator.ge: "gte", CompareOperator.lt: "lt", CompareOperator.le: "lte"}.get(op)
+        suffix = {
+            CompareOperator.eq: "exact",
+            CompareOperator.ne: "exact",
+            CompareOperator.gt: "gt",
+            CompareOperator.ge: "gte",
+            CompareOperator.lt: "lt",
+            CompareOperator.le: "lte",
+        }.get(op)
         if suffix is None:
             raise _invalid("Dates compare with eq, ne, gt, ge, lt or le.")
         q = Q(**{f"{column.lookup}__{suffix}": moment})

@@ -33,8 +33,10 @@ class GroupChange:
 
     def only_adds_members(self) -> bool:
         """The PATCH identity providers send most: members added, nothing else changed."""
-        return bool(self.steps) and all(step == "add" for step, _ in self.steps) and not (
-            self.display_name is not None or self.external_id_set
+        return (
+            bool(self.steps)
+            and all(step == "add" for step, _ in self.steps)
+            and not (self.display_name is not None or self.external_id_set)
         )
 
 
@@ -61,7 +63,8 @@ def member_displays(value) -> dict[str, str]:
     """The `display` the provider sent for each member id, to echo back as sent."""
     items = value if isinstance(value, list) else [value]
     displays = {
-        item["value"]: item["display"] for item in items
+        item["value"]: item["display"]
+        for item in items
         if isinstance(item, dict) and isinstance(item.get("value"), str) and isinstance(item.get("display"), str)
     }
     if any(len(display) > MAX_MEMBER_DISPLAY_CHARS for display in displays.values()):
@@ -77,7 +80,7 @@ def member_values(value, op: str) -> list[str]:
     for item in items:
         ident = item.get("value") if isinstance(item, dict) else None
         if not isinstance(ident, str) or not ident:
-            raise ScimError(400, f"Each member in {op!r} needs a \"value\" holding a user id.", "invalidValue")
+            raise ScimError(400, f'Each member in {op!r} needs a "value" holding a user id.', "invalidValue")
         ids.append(ident)
     return ids
 
@@ -90,13 +93,19 @@ def _filtered_member_ids(path: str) -> list[str]:
         raise ScimError(400, f"The path {path!r} is not valid.", "invalidPath") from None
     if not isinstance(node, ValuePath) or node.attr_path.attr.lower() != "members" or node.sub_attr:
         raise ScimError(400, f"The path {path!r} is not supported on groups.", "invalidPath")
-    terms = node.val_filter.terms if (
-        isinstance(node.val_filter, LogicalExpr) and node.val_filter.op == LogicalOperator.or_
-    ) else (node.val_filter,)
+    terms = (
+        node.val_filter.terms
+        if (isinstance(node.val_filter, LogicalExpr) and node.val_filter.op == LogicalOperator.or_)
+        else (node.val_filter,)
+    )
     ids = []
     for term in terms:
-        if not (isinstance(term, Comparison) and term.attr_path.attr.lower() == "value"
-                and term.op == CompareOperator.eq and not term.attr_path.sub_attr):
+        if not (
+            isinstance(term, Comparison)
+            and term.attr_path.attr.lower() == "value"
+            and term.op == CompareOperator.eq
+            and not term.attr_path.sub_attr
+        ):
             raise ScimError(400, 'Members are selected with members[value eq "<id>"].', "invalidFilter")
         ids.append(str(term.value))
     return ids
@@ -109,18 +118,19 @@ def read_patch(group_id: str, body: dict) -> GroupChange:
     if not isinstance(schemas, list) or PATCH_SCHEMA not in schemas:  # `"schemas": true` is no list
         raise ScimError(400, f"A PATCH request names the {PATCH_SCHEMA} schema.", "invalidSyntax")
     if not isinstance(operations, list):
-        raise ScimError(400, "A PATCH request needs an \"Operations\" list.", "invalidSyntax")
+        raise ScimError(400, 'A PATCH request needs an "Operations" list.', "invalidSyntax")
     change = GroupChange()
     for operation in operations:
         if not isinstance(operation, dict):
             raise ScimError(400, "Each operation is a JSON object.", "invalidSyntax")
         op = str(operation.get("op", "")).lower()  # Entra sends "Add", "Replace", "Remove".
         if op not in ("add", "remove", "replace"):
-            raise ScimError(400, f"{operation.get('op')!r} is not a PATCH operation: add, remove or replace.",
-                            "invalidValue")
+            raise ScimError(
+                400, f"{operation.get('op')!r} is not a PATCH operation: add, remove or replace.", "invalidValue"
+            )
         path = operation.get("path")
         if path is not None and not isinstance(path, str):
-            raise ScimError(400, "\"path\" must be a string.", "invalidPath")
+            raise ScimError(400, '"path" must be a string.', "invalidPath")
         if path:
             _apply_path(change, op, path.strip(), operation)
         else:
@@ -131,7 +141,7 @@ def read_patch(group_id: str, body: dict) -> GroupChange:
 def _apply_path(change: GroupChange, op: str, path: str, operation: dict) -> None:
     name = path
     if name.lower().startswith(CORE_GROUP_SCHEMA.lower() + ":"):
-        name = name[len(CORE_GROUP_SCHEMA) + 1:]
+        name = name[len(CORE_GROUP_SCHEMA) + 1 :]
     key = name.lower()
     value = operation.get("value")
     if key == "members":

@@ -33,7 +33,7 @@ deactivations, so the first e-mail need not wait for cron.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mass_mail
@@ -105,7 +105,6 @@ ADVICE = {
 }
 
 
-
 # (a) while the identity provider's own requests are still accepted: someone else, or something
 # else, sends the wrong token. Telling administrators to replace the token would break the
 # working provider, which is what someone sending wrong tokens on purpose would want.
@@ -146,9 +145,16 @@ def provider_last_accepted(organisation: Organisation, since: datetime) -> datet
     Refused requests are summarised, never logged as activity (scim_sync.refusals); rows
     with 401 or 429 from before that are left out."""
     used = ScimToken.objects.filter(organisation=organisation, last_used_at__gte=since).aggregate(
-        last=Max("last_used_at"))["last"]
-    logged = ScimActivity.objects.requests().filter(organisation=organisation, at__gte=since).exclude(
-        status__in=(401, 429)).order_by("-at").values_list("at", flat=True).first()
+        last=Max("last_used_at")
+    )["last"]
+    logged = (
+        ScimActivity.objects.requests()
+        .filter(organisation=organisation, at__gte=since)
+        .exclude(status__in=(401, 429))
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
     return max(filter(None, (used, logged)), default=None)
 
 
@@ -171,30 +177,38 @@ def mass_deactivation(organisation: Organisation, now: datetime) -> str | None:
     """(c), in one query over the organisation's people."""
     counts = User.objects.filter(organisation=organisation).aggregate(
         active=Count("pk", filter=Q(is_active=True)),
-        deactivated=Count("pk", filter=Q(
-            is_active=False, source=User.Source.IDENTITY_PROVIDER, deactivated_at__gte=now - DEACTIVATION_WINDOW
-        )),
+        deactivated=Count(
+            "pk",
+            filter=Q(
+                is_active=False, source=User.Source.IDENTITY_PROVIDER, deactivated_at__gte=now - DEACTIVATION_WINDOW
+            ),
+        ),
     )
     deactivated, before = counts["deactivated"], counts["active"] + counts["deactivated"]
-    if deactivated < setting("KLAXON_ALERT_DEACTIVATION_MINIMUM") or deactivated <= setting(
-        "KLAXON_ALERT_DEACTIVATION_SHARE"
-    ) * before:
+    if (
+        deactivated < setting("KLAXON_ALERT_DEACTIVATION_MINIMUM")
+        or deactivated <= setting("KLAXON_ALERT_DEACTIVATION_SHARE") * before
+    ):
         return None
     return f"The identity provider deactivated {deactivated} of {before} active people in the last hour."
 
 
 def token_expiry(organisation: Organisation, now: datetime) -> str | None:
     """(d): the newest live token has an expiry within the warning period."""
-    newest = ScimToken.objects.filter(organisation=organisation).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    ).order_by("-created_at", "-pk").first()
+    newest = (
+        ScimToken.objects.filter(organisation=organisation)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("-created_at", "-pk")
+        .first()
+    )
     if newest is None or newest.expires_at is None:
         return None
     if newest.expires_at > now + timedelta(days=setting("KLAXON_ALERT_TOKEN_EXPIRY_DAYS")):
         return None
     when = newest.expires_at.astimezone(time_zones.zone_of(organisation))
-    return (f"The token {newest.shown_name} stops working on {when:%d %b %Y, %H:%M} "
-            f"{time_zones.zone_name(organisation)}.")
+    return (
+        f"The token {newest.shown_name} stops working on {when:%d %b %Y, %H:%M} {time_zones.zone_name(organisation)}."
+    )
 
 
 CHECKS = {
@@ -231,9 +245,11 @@ def raise_alert(organisation: Organisation, condition: str, detail: str, now: da
     )
     alert = ProvisioningAlert.objects.filter(organisation=organisation, condition=condition)
     # SET reads the row as it was: a cleared alert reopens with a new first_raised_at.
-    alert.update(detail=detail[:255], cleared_at=None, first_raised_at=Case(
-        When(cleared_at__isnull=False, then=Value(now)), default=F("first_raised_at")
-    ))
+    alert.update(
+        detail=detail[:255],
+        cleared_at=None,
+        first_raised_at=Case(When(cleared_at__isnull=False, then=Value(now)), default=F("first_raised_at")),
+    )
     with transaction.atomic():
         due = Q(last_notified_at__isnull=True) | Q(last_notified_at__lte=now - renotify_after(condition))
         if not alert.filter(due).update(last_notified_at=now):
@@ -244,9 +260,11 @@ def raise_alert(organisation: Organisation, condition: str, detail: str, now: da
 
 def clear_alert(organisation: Organisation, condition: str, now: datetime) -> bool:
     """Close the open alert, if any; its last_notified_at stays, so a flap cannot re-send."""
-    return bool(ProvisioningAlert.objects.filter(
-        organisation=organisation, condition=condition, cleared_at__isnull=True
-    ).update(cleared_at=now))
+    return bool(
+        ProvisioningAlert.objects.filter(
+            organisation=organisation, condition=condition, cleared_at__isnull=True
+        ).update(cleared_at=now)
+    )
 
 
 def advice(organisation: Organisation, condition: str, now: datetime) -> tuple[str, str]:
@@ -261,7 +279,7 @@ def advice(organisation: Organisation, condition: str, now: datetime) -> tuple[s
         last = provider_last_accepted(organisation, now - timedelta(minutes=minutes))
         if last is not None:
             title, text = STILL_ACCEPTED
-            last = last.astimezone(dt_timezone.utc)
+            last = last.astimezone(UTC)
         return title, text.format(minutes=minutes, last=last)
     return title, text
 
@@ -270,13 +288,17 @@ def notify(organisation: Organisation, condition: str, detail: str, now: datetim
     """One e-mail per active site administrator (addresses are not shared); returns how many."""
     title, advice_text = advice(organisation, condition, now or timezone.now())
     page = settings.KLAXON_PUBLIC_URL + reverse("scim_sync:synchronisation")
-    body = f"{detail}\n\n{advice_text}\n\nSynchronisation page: {page}\n\n" \
-           "Klaxon sends this at most once a day while the problem lasts."
+    body = (
+        f"{detail}\n\n{advice_text}\n\nSynchronisation page: {page}\n\n"
+        "Klaxon sends this at most once a day while the problem lasts."
+    )
     # The verified recovery address, never the e-mail the identity provider writes: the
     # provider's token must not be able to redirect the alerts meant to catch its misuse.
-    recipients = User.objects.filter(
-        organisation=organisation, role=User.Role.SITE_ADMIN, is_active=True
-    ).exclude(recovery_email="").values_list("recovery_email", flat=True)
+    recipients = (
+        User.objects.filter(organisation=organisation, role=User.Role.SITE_ADMIN, is_active=True)
+        .exclude(recovery_email="")
+        .values_list("recovery_email", flat=True)
+    )
     subject = f"Klaxon: {title} ({organisation.name})"
     return send_mass_mail([(subject, body, None, [address]) for address in recipients])
 
@@ -314,8 +336,15 @@ def open_alerts(organisation: Organisation) -> list[dict]:
     for a in alerts.order_by("first_raised_at"):
         if a.condition in ADVICE:
             title, text = advice(organisation, a.condition, now)
-            shown.append({"condition": a.condition, "title": title, "advice": text, "detail": a.detail,
-                          "since": a.first_raised_at})
+            shown.append(
+                {
+                    "condition": a.condition,
+                    "title": title,
+                    "advice": text,
+                    "detail": a.detail,
+                    "since": a.first_raised_at,
+                }
+            )
     return shown
 
 

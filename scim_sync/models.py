@@ -43,7 +43,9 @@ class ScimEndpoint(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
     rotated_at = models.DateTimeField("key last rotated", null=True, blank=True)
     sync_started_at = models.DateTimeField(
-        "synchronisation switched on", null=True, blank=True,
+        "synchronisation switched on",
+        null=True,
+        blank=True,
         help_text="When the first token was generated; users created by hand before this may be adopted.",
     )
 
@@ -91,11 +93,28 @@ class ScimTokenQuerySet(models.QuerySet):
             row = cursor.fetchone()
         if row is None:
             return None
-        (pk, organisation_id, prefix, token_hash, last_used_at, expires_at,
-         org_name, org_slug, org_phone_region, endpoint_id, endpoint_key) = row
+        (
+            pk,
+            organisation_id,
+            prefix,
+            token_hash,
+            last_used_at,
+            expires_at,
+            org_name,
+            org_slug,
+            org_phone_region,
+            endpoint_id,
+            endpoint_key,
+        ) = row
         organisation = Organisation(pk=organisation_id, name=org_name, slug=org_slug, phone_region=org_phone_region)
-        token = ScimToken(pk=pk, organisation=organisation, prefix=prefix, token_hash=token_hash,
-                          last_used_at=_aware(last_used_at), expires_at=_aware(expires_at))
+        token = ScimToken(
+            pk=pk,
+            organisation=organisation,
+            prefix=prefix,
+            token_hash=token_hash,
+            last_used_at=_aware(last_used_at),
+            expires_at=_aware(expires_at),
+        )
         organisation.scim_endpoint = ScimEndpoint(pk=endpoint_id, organisation=organisation, key=endpoint_key)
         return _confirmed(token, digest)
 
@@ -103,7 +122,7 @@ class ScimTokenQuerySet(models.QuerySet):
 def _aware(value):
     """SQLite gives timestamps without a zone (they are UTC); PostgreSQL gives them with one."""
     if value is not None and timezone.is_naive(value):
-        return timezone.make_aware(value, datetime.timezone.utc)
+        return timezone.make_aware(value, datetime.UTC)
     return value
 
 
@@ -137,9 +156,10 @@ class ScimToken(models.Model):
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="When it stops working: the expiry chosen for it, the end of a rotation's grace period, or "
-                  "the moment it was revoked. Empty: until rotated or revoked.",
+        "the moment it was revoked. Empty: until rotated or revoked.",
     )
     # So that "Token klx_… expired" is written once (scim_sync.credentials.log_ended_tokens);
     # revoking, ending a grace period and rotating without grace write their own line instead.
@@ -318,8 +338,7 @@ class AuthFailureSummary(models.Model):
     def summary(self) -> str:
         """One line for administrators, e.g. "12 refused requests from 203.0.113.9, 198.51.100.4
         between 10:01:05 and 10:01:58 UTC"."""
-        first, last = (f"{moment.astimezone(datetime.timezone.utc):%H:%M:%S}"
-                       for moment in (self.first_at, self.last_at))
+        first, last = (f"{moment.astimezone(datetime.UTC):%H:%M:%S}" for moment in (self.first_at, self.last_at))
         when = f"at {first} UTC" if first == last else f"between {first} and {last} UTC"
         line = f"{plural_count(self.refused, 'refused request')} from {sources_text(self.address_list)} {when}"
         if self.throttled:
@@ -361,7 +380,9 @@ class ProvisioningAlert(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="provisioning_alerts")
     condition = models.CharField(max_length=40, choices=Condition.choices)
     first_raised_at = models.DateTimeField(help_text="When the condition became true this time.")
-    last_notified_at = models.DateTimeField(null=True, blank=True, help_text="When site administrators were last e-mailed.")
+    last_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When site administrators were last e-mailed."
+    )
     cleared_at = models.DateTimeField(null=True, blank=True, help_text="Empty while the condition holds.")
     detail = models.CharField(max_length=255, blank=True)
 

@@ -35,8 +35,9 @@ class LabelField(forms.CharField):
     (the label is repeated in the activity log)."""
 
     def __init__(self, **kwargs):
-        super().__init__(label="Label", required=False, max_length=ScimToken._meta.get_field("label").max_length,
-                         **kwargs)
+        super().__init__(
+            label="Label", required=False, max_length=ScimToken._meta.get_field("label").max_length, **kwargs
+        )
 
     def validate(self, value):
         super().validate(value)
@@ -47,9 +48,15 @@ class LabelField(forms.CharField):
 class GenerateTokenForm(forms.Form):
     label = LabelField(widget=forms.TextInput(attrs={"placeholder": "e.g. Entra production"}))
     expiry = forms.ChoiceField(
-        label="Stops working", required=False, initial="none",
-        choices=[("none", "Never (until rotated or revoked)"), ("30d", "After 30 days"), ("90d", "After 90 days"),
-                 ("365d", "After 365 days")],
+        label="Stops working",
+        required=False,
+        initial="none",
+        choices=[
+            ("none", "Never (until rotated or revoked)"),
+            ("30d", "After 30 days"),
+            ("90d", "After 90 days"),
+            ("365d", "After 365 days"),
+        ],
     )
 
     def clean_expiry(self):
@@ -95,8 +102,11 @@ class TokenLabelForm(TokenActionForm):
 
 
 class TimeZoneForm(forms.Form):
-    time_zone = forms.ChoiceField(label="Time zone", required=False, help_text="Times on this page, on people's "
-                                  "provisioning history and in the exported log are shown in it.")
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        help_text="Times on this page, on people's provisioning history and in the exported log are shown in it.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -109,18 +119,28 @@ _OFF = ("", "Off")
 class FallbacksForm(forms.Form):
     """Where numbers and locations come from when the provider sends no Klaxon attribute."""
 
-    first_phone = forms.ChoiceField(label="Notification number: use the", required=False,
-                                    choices=[(t, f"{t} number") for t in reachability.PHONE_TYPES] + [_OFF])
-    then_phone = forms.ChoiceField(label="then the", required=False,
-                                   choices=[("", "nothing else")] + [(t, f"{t} number") for t in reachability.PHONE_TYPES])
-    address_field = forms.ChoiceField(label="Location: use the", required=False,
-                                      choices=[*reachability.ADDRESS_FIELDS.items(), _OFF])
+    first_phone = forms.ChoiceField(
+        label="Notification number: use the",
+        required=False,
+        choices=[(t, f"{t} number") for t in reachability.PHONE_TYPES] + [_OFF],
+    )
+    then_phone = forms.ChoiceField(
+        label="then the",
+        required=False,
+        choices=[("", "nothing else")] + [(t, f"{t} number") for t in reachability.PHONE_TYPES],
+    )
+    address_field = forms.ChoiceField(
+        label="Location: use the", required=False, choices=[*reachability.ADDRESS_FIELDS.items(), _OFF]
+    )
 
     @classmethod
     def for_organisation(cls, organisation, data=None):
         types = organisation.phone_fallback_types
-        initial = {"first_phone": types[0] if types else "", "then_phone": types[1] if len(types) > 1 else "",
-                   "address_field": organisation.location_fallback}
+        initial = {
+            "first_phone": types[0] if types else "",
+            "then_phone": types[1] if len(types) > 1 else "",
+            "address_field": organisation.location_fallback,
+        }
         return cls(data, initial=initial)
 
     def phone_types(self) -> list[str]:
@@ -144,7 +164,9 @@ def _status(organisation) -> dict:
     return {
         "last_request": requests.order_by("-at").values_list("at", flat=True).first(),
         "last_write": requests.filter(method__in=WRITE_METHODS, status__lt=400)
-        .order_by("-at").values_list("at", flat=True).first(),
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first(),
         "errors_24h": requests.filter(at__gte=since, status__gte=400).count(),
         "users": User.objects.filter(organisation=organisation, source=User.Source.IDENTITY_PROVIDER).count(),
         "groups": Group.objects.filter(organisation=organisation, source=User.Source.IDENTITY_PROVIDER).count(),
@@ -152,9 +174,10 @@ def _status(organisation) -> dict:
 
 
 def _refusals(organisation) -> dict:
-    recent = AuthFailureSummary.objects.filter(organisation=organisation,
-                                               last_at__gte=timezone.now() - timedelta(hours=24))
-    minutes = list(recent.order_by("-minute")[:REFUSALS_SHOWN + 1])
+    recent = AuthFailureSummary.objects.filter(
+        organisation=organisation, last_at__gte=timezone.now() - timedelta(hours=24)
+    )
+    minutes = list(recent.order_by("-minute")[: REFUSALS_SHOWN + 1])
     return {
         "minutes": minutes[:REFUSALS_SHOWN],
         "more": len(minutes) > REFUSALS_SHOWN,
@@ -172,9 +195,14 @@ def _tokens(organisation) -> list[dict]:
     rotation's grace period; the newest warns when its chosen expiry is near."""
     live = ScimToken.objects.filter(organisation=organisation).live().select_related("created_by")
     warn_after = timezone.now() + timedelta(days=health.setting("KLAXON_ALERT_TOKEN_EXPIRY_DAYS"))
-    return [{"token": token, "in_grace": index > 0,
-             "expires_soon": index == 0 and token.expires_at is not None and token.expires_at <= warn_after}
-            for index, token in enumerate(live.order_by("-created_at", "-pk"))]
+    return [
+        {
+            "token": token,
+            "in_grace": index > 0,
+            "expires_soon": index == 0 and token.expires_at is not None and token.expires_at <= warn_after,
+        }
+        for index, token in enumerate(live.order_by("-created_at", "-pk"))
+    ]
 
 
 def _page(request, organisation, **extra):
@@ -184,29 +212,33 @@ def _page(request, organisation, **extra):
     tokens = _tokens(organisation)
     query = urlencode(filters)
     with timezone.override(time_zones.zone_of(organisation)):
-        return render(request, "scim_sync/synchronisation.html", {
-            "endpoint": credentials.endpoint_for(organisation),
-            "tokens": tokens,
-            "status": _status(organisation),
-            "alerts": health.open_alerts(organisation),
-            "refusals": _refusals(organisation),
-            "activity": log,
-            "activity_rows": activity.with_links(organisation, log.object_list),
-            "filter_form": filter_form,
-            "filters": query,
-            "csv_url": reverse("scim_sync:activity-csv") + (f"?{query}" if query else ""),
-            "zone_name": time_zones.zone_name(organisation),
-            "log_days": settings.KLAXON_SCIM_LOG_DAYS,
-            "generate_form": GenerateTokenForm(),
-            "rotate_form": RotateTokenForm(initial={"current": tokens[0]["token"].pk if tokens else None}),
-            "fallbacks_form": extra.pop("fallbacks_form", None) or FallbacksForm.for_organisation(organisation),
-            "time_zone_form": extra.pop("time_zone_form", None) or TimeZoneForm(
-                initial={"time_zone": organisation.time_zone}),
-            "sources": _sources(organisation),
-            "location_attribute": f"{KLAXON_USER_SCHEMA}:location",
-            "phone_attribute": f"{KLAXON_USER_SCHEMA}:notificationPhoneNumber",
-            **extra,
-        })
+        return render(
+            request,
+            "scim_sync/synchronisation.html",
+            {
+                "endpoint": credentials.endpoint_for(organisation),
+                "tokens": tokens,
+                "status": _status(organisation),
+                "alerts": health.open_alerts(organisation),
+                "refusals": _refusals(organisation),
+                "activity": log,
+                "activity_rows": activity.with_links(organisation, log.object_list),
+                "filter_form": filter_form,
+                "filters": query,
+                "csv_url": reverse("scim_sync:activity-csv") + (f"?{query}" if query else ""),
+                "zone_name": time_zones.zone_name(organisation),
+                "log_days": settings.KLAXON_SCIM_LOG_DAYS,
+                "generate_form": GenerateTokenForm(),
+                "rotate_form": RotateTokenForm(initial={"current": tokens[0]["token"].pk if tokens else None}),
+                "fallbacks_form": extra.pop("fallbacks_form", None) or FallbacksForm.for_organisation(organisation),
+                "time_zone_form": extra.pop("time_zone_form", None)
+                or TimeZoneForm(initial={"time_zone": organisation.time_zone}),
+                "sources": _sources(organisation),
+                "location_attribute": f"{KLAXON_USER_SCHEMA}:location",
+                "phone_attribute": f"{KLAXON_USER_SCHEMA}:notificationPhoneNumber",
+                **extra,
+            },
+        )
 
 
 def _back_to(section: str):
@@ -232,8 +264,9 @@ def generate_token(request):
         return redirect("scim_sync:synchronisation")
     form = GenerateTokenForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give the token a label of at most 100 visible characters and choose when it "
-                                "stops working.")
+        messages.error(
+            request, "Give the token a label of at most 100 visible characters and choose when it stops working."
+        )
         return redirect("scim_sync:synchronisation")
     token = credentials.generate_token(organisation, created_by=request.user, **form.token_options())
     return _page(request, organisation, new_token=token)
@@ -249,12 +282,15 @@ def rotate_token(request):
         messages.error(request, "Choose how long the old token keeps working and when the new one stops working.")
         return redirect("scim_sync:synchronisation")
     if form.cleaned_data["current"] != _newest_token_id(request.user.organisation):
-        messages.info(request, "That token was rotated already; the new token is shown only once. "
-                               "Rotate again if you did not copy it.")
+        messages.info(
+            request,
+            "That token was rotated already; the new token is shown only once. Rotate again if you did not copy it.",
+        )
         return redirect("scim_sync:synchronisation")
     grace = credentials.GRACE_CHOICES[form.cleaned_data["grace"]]
-    token = credentials.generate_token(request.user.organisation, created_by=request.user, grace=grace,
-                                       **form.token_options())
+    token = credentials.generate_token(
+        request.user.organisation, created_by=request.user, grace=grace, **form.token_options()
+    )
     return _page(request, request.user.organisation, new_token=token, grace=form.cleaned_data["grace"])
 
 
@@ -289,8 +325,7 @@ def end_grace_period(request):
     elif credentials.end_grace_period(token, by=request.user):
         messages.success(request, f"The grace period of token {token.shown_name} is over: it no longer works.")
     else:
-        messages.info(request, f"Token {token.shown_name} is not kept by a grace period (any more): "
-                               "nothing changed.")
+        messages.info(request, f"Token {token.shown_name} is not kept by a grace period (any more): nothing changed.")
     return _back_to("tokens")
 
 
@@ -341,8 +376,11 @@ def save_time_zone(request):
 @recent_sign_in_required
 def rotate_endpoint(request):
     endpoint = credentials.rotate_endpoint(request.user.organisation)
-    messages.warning(request, "The endpoint URL changed. Update the Tenant URL in your identity provider now: "
-                              f"the old URL no longer works. New URL: {endpoint.url}")
+    messages.warning(
+        request,
+        "The endpoint URL changed. Update the Tenant URL in your identity provider now: "
+        f"the old URL no longer works. New URL: {endpoint.url}",
+    )
     return redirect("scim_sync:synchronisation")
 
 
@@ -355,7 +393,8 @@ def save_fallbacks(request):
     if not form.is_valid():
         messages.error(request, "Choose one of the offered phone types and address fields.")
         return _page(request, organisation, fallbacks_form=form)
-    changed = actions.set_reachability_fallbacks(organisation, phone_types=form.phone_types(),
-                                                 address_field=form.cleaned_data["address_field"])
+    changed = actions.set_reachability_fallbacks(
+        organisation, phone_types=form.phone_types(), address_field=form.cleaned_data["address_field"]
+    )
     messages.success(request, f"Saved. {changed} {'person' if changed == 1 else 'people'} changed number or location.")
     return redirect(f"{reverse('scim_sync:synchronisation')}#fallbacks")

@@ -12,7 +12,9 @@ _CORE = (CORE_USER_SCHEMA.lower() + ":", CORE_GROUP_SCHEMA.lower() + ":")
 
 
 # RFC 7644 §3.10: an attribute name, with an optional sub-attribute and schema URN prefix.
-_ATTRIBUTE_PATH = re.compile(r"^(urn:[\w.:\-]+:)?[A-Za-z$][\w$\-]*(\.[A-Za-z$][\w$\-]*)?$|^urn:[\w.:\-]+$", re.IGNORECASE)
+_ATTRIBUTE_PATH = re.compile(
+    r"^(urn:[\w.:\-]+:)?[A-Za-z$][\w$\-]*(\.[A-Za-z$][\w$\-]*)?$|^urn:[\w.:\-]+$", re.IGNORECASE
+)
 
 
 def _split(path: str) -> tuple[str, str | None]:
@@ -20,7 +22,7 @@ def _split(path: str) -> tuple[str, str | None]:
     text = path.strip().lower()
     for prefix in _CORE:
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     if text.startswith("urn:"):
         if text in _EXTENSIONS:
             return text, None
@@ -43,8 +45,12 @@ class Projection:
             items = [str(p).strip() for p in items if str(p).strip()]
             for item in items:
                 if not _ATTRIBUTE_PATH.match(item):
-                    raise ScimError(400, f"{item!r} is not an attribute name: attributes and excludedAttributes "
-                                         "take names such as emails or name.givenName, not filters.", "invalidValue")
+                    raise ScimError(
+                        400,
+                        f"{item!r} is not an attribute name: attributes and excludedAttributes "
+                        "take names such as emails or name.givenName, not filters.",
+                        "invalidValue",
+                    )
             return tuple(_split(p) for p in items)
 
         return cls(paths(attributes), paths(excluded))
@@ -75,8 +81,10 @@ class Projection:
                 if None not in wanted and isinstance(value, dict):
                     value = {k: v for k, v in value.items() if k.lower() in wanted}
                 elif None not in wanted and isinstance(value, list):
-                    value = [{k: v for k, v in item.items() if k.lower() in wanted} if isinstance(item, dict)
-                             else item for item in value]
+                    value = [
+                        {k: v for k, v in item.items() if k.lower() in wanted} if isinstance(item, dict) else item
+                        for item in value
+                    ]
             excluded_subs = [sub for top, sub in self.excluded if top == lowered]
             if None in excluded_subs:
                 continue

@@ -106,8 +106,9 @@ def unstorable_character(value) -> str | None:
                 return f"U+{ord(char):04X}"
         return None
     if isinstance(value, dict):
-        return next((found for k, v in value.items()
-                     if (found := unstorable_character(k) or unstorable_character(v))), None)
+        return next(
+            (found for k, v in value.items() if (found := unstorable_character(k) or unstorable_character(v))), None
+        )
     if isinstance(value, list | tuple):
         return next((found for v in value if (found := unstorable_character(v))), None)
     return None
@@ -187,5 +188,6 @@ def scim_exception_handler(exc, context):
 
 
 def unhandled_error_response() -> Response:
-    return Response(error_body(500, "Klaxon could not complete the request."),
-                    status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return Response(
+        error_body(500, "Klaxon could not complete the request."), status=status.HTTP_500_INTERNAL_SERVER_ERROR
+    )

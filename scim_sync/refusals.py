@@ -21,7 +21,7 @@ proves it on both databases.
 import ipaddress
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import Max, Min, Sum
@@ -63,16 +63,27 @@ def record(organisation_id: int, *, status: int, address: str, now: datetime | N
     """Count one refused request (`status` 401 or 429) from `address` in the summary of its
     minute. One statement; never raises, because a log must not change the answer."""
     now = now or timezone.now()
-    minute = now.astimezone(dt_timezone.utc).replace(second=0, microsecond=0)
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
     adapt = connection.ops.adapt_datetimefield_value
     listed = f"% {address} %"
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_RECORD_SQL, [
-                organisation_id, adapt(minute), int(status == 429), adapt(now), adapt(now), f" {address} ",
-                listed, MAX_SUMMARY_ADDRESSES, f"{address} ",
-                listed, MAX_SUMMARY_ADDRESSES,
-            ])
+            cursor.execute(
+                _RECORD_SQL,
+                [
+                    organisation_id,
+                    adapt(minute),
+                    int(status == 429),
+                    adapt(now),
+                    adapt(now),
+                    f" {address} ",
+                    listed,
+                    MAX_SUMMARY_ADDRESSES,
+                    f"{address} ",
+                    listed,
+                    MAX_SUMMARY_ADDRESSES,
+                ],
+            )
     except Exception:
         logger.exception("Could not count a refused SCIM request")
 
@@ -97,8 +108,13 @@ def since(organisation, moment: datetime) -> Refused:
         minute__gte=moment.replace(second=0, microsecond=0),  # the index of the unique constraint
         last_at__gte=moment,
     )
-    totals = rows.aggregate(refused=Sum("refused"), throttled=Sum("throttled"), unlisted=Sum("unlisted"),
-                            first_at=Min("first_at"), last_at=Max("last_at"))
+    totals = rows.aggregate(
+        refused=Sum("refused"),
+        throttled=Sum("throttled"),
+        unlisted=Sum("unlisted"),
+        first_at=Min("first_at"),
+        last_at=Max("last_at"),
+    )
     if not totals["refused"]:
         return Refused()
     addresses = {}

@@ -12,12 +12,12 @@ from scim2_models import Context, InvalidValueException, PatchOp
 from accounts.models import Group, User
 from scim_sync.protocol import ScimError
 from scim_sync.schema import (
-    MAX_ATTRIBUTE_CHARS,
-    MAX_STORED_BYTES,
     CORE_GROUP_SCHEMA,
     CORE_USER_SCHEMA,
     ENTERPRISE_USER_SCHEMA,
     KLAXON_USER_SCHEMA,
+    MAX_ATTRIBUTE_CHARS,
+    MAX_STORED_BYTES,
     TOLERANT,
     ScimUser,
 )
@@ -26,8 +26,20 @@ _NOT_STORED = ("id", "meta", "schemas", "password", "groups")
 # What user_document reads. Reads and lists take only these, as plain rows: building a
 # model instance per person was half the CPU of a page of 100.
 USER_ROW_FIELDS = (
-    "pk", "scim_id", "user_name", "external_id", "is_active", "scim_attributes", "date_joined", "updated_at",
-    "given_name", "family_name", "display_name", "email", "notification_phone", "location_name",
+    "pk",
+    "scim_id",
+    "user_name",
+    "external_id",
+    "is_active",
+    "scim_attributes",
+    "date_joined",
+    "updated_at",
+    "given_name",
+    "family_name",
+    "display_name",
+    "email",
+    "notification_phone",
+    "location_name",
 )
 
 
@@ -162,9 +174,7 @@ def normalise_patch_payload(payload: dict, base_url: str) -> dict:
 
 
 def parse_user(payload: dict, context: Context, base_url: str):
-    return ScimUser.model_validate(
-        normalise_user_payload(payload, base_url), scim_ctx=context, scim_policy=TOLERANT
-    )
+    return ScimUser.model_validate(normalise_user_payload(payload, base_url), scim_ctx=context, scim_policy=TOLERANT)
 
 
 def patched_user(user: User, payload: dict, base_url: str):
@@ -228,8 +238,9 @@ def check_stored_size(document: dict) -> None:
             raise ScimError(400, f"{path} is longer than {MAX_ATTRIBUTE_CHARS} characters.", "invalidValue")
     size = len(json.dumps(document, ensure_ascii=False).encode())
     if size > MAX_STORED_BYTES:
-        raise ScimError(400, f"The user's attributes take {size} bytes; Klaxon keeps at most {MAX_STORED_BYTES}.",
-                        "invalidValue")
+        raise ScimError(
+            400, f"The user's attributes take {size} bytes; Klaxon keeps at most {MAX_STORED_BYTES}.", "invalidValue"
+        )
 
 
 def _texts(value, path: str = ""):
@@ -256,16 +267,19 @@ def _work_address(addresses) -> dict:
     if not addresses:
         return {}
     chosen = next((a for a in addresses if str(a.get("type") or "").lower() == "work"), None) or next(
-        (a for a in addresses if a.get("primary")), None)
+        (a for a in addresses if a.get("primary")), None
+    )
     return {k: v for k, v in (chosen or {}).items() if k not in ("type", "primary") and isinstance(v, str)}
 
 
 def _work_email(emails) -> str:
     if not emails:
         return ""
-    chosen = next((e for e in emails if e.primary), None) or next(
-        (e for e in emails if str(e.type or "").lower() == "work"), None
-    ) or emails[0]
+    chosen = (
+        next((e for e in emails if e.primary), None)
+        or next((e for e in emails if str(e.type or "").lower() == "work"), None)
+        or emails[0]
+    )
     return chosen.value or ""
 
 

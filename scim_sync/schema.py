@@ -1,19 +1,18 @@
 """The SCIM resources Klaxon serves, described with scim2-models (RFC 7643)."""
 
-
-
 from django.conf import settings
 from scim2_models import (
     URN,
-    Email,
     AuthenticationScheme,
     Bulk,
     ChangePassword,
+    Email,
     EnterpriseUser,
     ETag,
     Extension,
     Filter,
     Group,
+    Pagination,
     Patch,
     ResourceType,
     ScimPolicy,
@@ -22,7 +21,6 @@ from scim2_models import (
     Sort,
     User,
 )
-from scim2_models import Pagination
 
 KLAXON_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:klaxon:2.0:User"
 ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -66,6 +64,7 @@ class KlaxonEmail(Email):
 class ScimUser(User[EnterpriseUser | KlaxonUser]):
     emails: list[KlaxonEmail] | None = None
 
+
 # What identity providers really send (docs/idp-behaviour.md): attributes we do
 # not model are ignored, Entra's remove-with-value selects what to remove, and a
 # filter path matching nothing (emails[type eq "work"].value) creates the entry.
@@ -83,8 +82,9 @@ SERVICE_PROVIDER_CONFIG = ServiceProviderConfig(
     change_password=ChangePassword(supported=False),
     sort=Sort(supported=True),
     etag=ETag(supported=True),
-    pagination=Pagination(cursor=False, index=True, default_pagination_method="index",
-                          default_page_size=100, max_page_size=MAX_PAGE_SIZE),
+    pagination=Pagination(
+        cursor=False, index=True, default_pagination_method="index", default_page_size=100, max_page_size=MAX_PAGE_SIZE
+    ),
     authentication_schemes=[
         AuthenticationScheme(
             type="oauthbearertoken",

@@ -131,9 +131,7 @@ class ScimView(APIView):
     def check_version(self, obj) -> None:
         """If-Match (RFC 7644 §3.14): a stale version is 412."""
         wanted = self.request.headers.get("If-Match")
-        if wanted and wanted.strip() != "*" and resources.version_of(obj) not in [
-            v.strip() for v in wanted.split(",")
-        ]:
+        if wanted and wanted.strip() != "*" and resources.version_of(obj) not in [v.strip() for v in wanted.split(",")]:
             raise ScimError(412, "The resource changed since that version was read.")
 
     def page(self, queryset, columns, translator, read=None):
@@ -147,19 +145,27 @@ class ScimView(APIView):
         listing = f"scim:{self.organisation.pk}:{self.resource_type}:{wanted.filter}"
         # Bookmarks serve lists in their default order (by key), the order clients page in.
         bookmarks = PageBookmark.objects.for_listing(listing) if order == "pk" else None
-        total, objects = page_of(queryset.order_by(order, "pk"), wanted.start_index - 1, wanted.count,
-                                 listing=listing, bookmarks=bookmarks, read=read)
+        total, objects = page_of(
+            queryset.order_by(order, "pk"),
+            wanted.start_index - 1,
+            wanted.count,
+            listing=listing,
+            bookmarks=bookmarks,
+            read=read,
+        )
         return total, wanted.start_index, objects
 
     @staticmethod
     def list_response(total: int, start: int, documents: list) -> Response:
-        return Response({
-            "schemas": [LIST_RESPONSE_SCHEMA],
-            "totalResults": total,
-            "startIndex": start,
-            "itemsPerPage": len(documents),
-            "Resources": documents,
-        })
+        return Response(
+            {
+                "schemas": [LIST_RESPONSE_SCHEMA],
+                "totalResults": total,
+                "startIndex": start,
+                "itemsPerPage": len(documents),
+                "Resources": documents,
+            }
+        )
 
     def resource_response(self, document: dict, projection: Projection, code=status.HTTP_200_OK) -> Response:
         response = Response(projection.apply(document), status=code, headers={"ETag": document["meta"]["version"]})
@@ -271,9 +277,11 @@ class GroupViewMixin:
     def groups(self, projection):
         groups = Group.objects.filter(organisation=self.organisation)
         if projection.includes("members"):
-            memberships = GroupMembership.objects.select_related("user").only(
-                "group_id", "display", "user__scim_id", "user__user_name"
-            ).order_by("pk")
+            memberships = (
+                GroupMembership.objects.select_related("user")
+                .only("group_id", "display", "user__scim_id", "user__user_name")
+                .order_by("pk")
+            )
             groups = groups.prefetch_related(Prefetch("memberships", queryset=memberships))
         return groups
 
@@ -306,8 +314,9 @@ class GroupList(GroupViewMixin, ScimView):
     def post(self, request, endpoint_key):
         self.activity_label = str(request.data.get("displayName") or "")[:255]
         body = GroupBody.parse(request.data, self.organisation)
-        group = actions.save_group(Group(organisation=self.organisation),
-                                   display_name=body.display_name, external_id=body.external_id)
+        group = actions.save_group(
+            Group(organisation=self.organisation), display_name=body.display_name, external_id=body.external_id
+        )
         actions.add_members(group, body.member_keys, displays=body.displays)
         projection = self.projection()
         return self.resource_response(
@@ -344,8 +353,9 @@ class GroupDetail(GroupViewMixin, ScimView):
         wants_document = bool(params.get("attributes") or params.get("excludedAttributes"))
         if change.only_adds_members() and not wants_document and not request.headers.get("If-Match"):
             try:
-                group = actions.add_members_to_group(self.organisation, scim_id, change.member_ids(),
-                                                     displays=change.displays)
+                group = actions.add_members_to_group(
+                    self.organisation, scim_id, change.member_ids(), displays=change.displays
+                )
             except Group.DoesNotExist:
                 raise Http404(f"Group {scim_id} not found.") from None
             self.activity_label = group.display_name
@@ -374,7 +384,6 @@ class GroupDetail(GroupViewMixin, ScimView):
         self.check_version(group)
         group.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
-
 
 
 class RootSearch(UserViewMixin, GroupViewMixin, ScimView):
@@ -408,7 +417,7 @@ class RootSearch(UserViewMixin, GroupViewMixin, ScimView):
             total += matched
             wanted = count - len(documents)
             if wanted > 0 and skip < matched:
-                documents += [projection.apply(to_document(o)) for o in queryset.order_by("pk")[skip:skip + wanted]]
+                documents += [projection.apply(to_document(o)) for o in queryset.order_by("pk")[skip : skip + wanted]]
             skip = max(skip - matched, 0)
         return self.list_response(total, start, documents)
 
@@ -441,8 +450,10 @@ class ServiceProviderConfigView(DiscoveryView):
 
     def get(self, request, endpoint_key):
         document = SERVICE_PROVIDER_CONFIG.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-        document["meta"] = {"resourceType": "ServiceProviderConfig",
-                            "location": f"{self.base_url}/ServiceProviderConfig"}
+        document["meta"] = {
+            "resourceType": "ServiceProviderConfig",
+            "location": f"{self.base_url}/ServiceProviderConfig",
+        }
         return Response(document)
 
 
@@ -461,8 +472,9 @@ class SchemasView(DiscoveryView):
 
     def items(self):
         return [
-            self.with_meta(_klaxon_rules(schema.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)),
-                           f"Schemas/{schema.id}")
+            self.with_meta(
+                _klaxon_rules(schema.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)), f"Schemas/{schema.id}"
+            )
             for schema in PROVIDER.schemas
         ]
 
@@ -477,8 +489,9 @@ def _klaxon_rules(schema: dict) -> dict:
 
 
 def no_such_endpoint(request):
-    return HttpResponse(json.dumps(error_body(404, "There is no such SCIM endpoint.")), status=404,
-                        content_type=SCIM_MEDIA_TYPE)
+    return HttpResponse(
+        json.dumps(error_body(404, "There is no such SCIM endpoint.")), status=404, content_type=SCIM_MEDIA_TYPE
+    )
 
 
 class NotFoundView(ScimView):
@@ -488,5 +501,3 @@ class NotFoundView(ScimView):
         raise Http404("There is no such SCIM endpoint.")
 
     get = post = put = patch = delete = dispatch_any
-
-

@@ -37,12 +37,21 @@ def make_tenant(name: str, slug: str, *, region: str = "GB", locations=("London"
     for location in locations:
         create_location(organisation, location)
     admin = actions.create_manual_user(
-        organisation, f"admin@{slug}.test", email=f"admin@{slug}.test", password=PASSWORD,
-        role=User.Role.SITE_ADMIN, given_name="Ada", family_name="Admin",
+        organisation,
+        f"admin@{slug}.test",
+        email=f"admin@{slug}.test",
+        password=PASSWORD,
+        role=User.Role.SITE_ADMIN,
+        given_name="Ada",
+        family_name="Admin",
     )
     user = actions.create_manual_user(
-        organisation, f"jo@{slug}.test", email=f"jo@{slug}.test", password=PASSWORD,
-        given_name="Jo", family_name="User",
+        organisation,
+        f"jo@{slug}.test",
+        email=f"jo@{slug}.test",
+        password=PASSWORD,
+        given_name="Jo",
+        family_name="User",
     )
     return Tenant(organisation, admin, user)
 

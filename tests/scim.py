@@ -29,8 +29,12 @@ def new_user(user_name: str, **attributes) -> dict:
 
 
 def new_group(display_name: str, members=(), **attributes) -> dict:
-    return {"schemas": [CORE_GROUP], "displayName": display_name,
-            "members": [{"value": str(m)} for m in members], **attributes}
+    return {
+        "schemas": [CORE_GROUP],
+        "displayName": display_name,
+        "members": [{"value": str(m)} for m in members],
+        **attributes,
+    }
 
 
 def patch_op(*operations: dict) -> dict:
@@ -42,7 +46,6 @@ def directory_snapshot(organisation) -> dict:
     return {
         "users": list(User.objects.filter(organisation=organisation).order_by("pk").values()),
         "groups": list(Group.objects.filter(organisation=organisation).order_by("pk").values()),
-        "memberships": list(GroupMembership.objects.filter(group__organisation=organisation)
-                            .order_by("pk").values()),
+        "memberships": list(GroupMembership.objects.filter(group__organisation=organisation).order_by("pk").values()),
         "locations": list(Location.objects.filter(organisation=organisation).order_by("pk").values()),
     }

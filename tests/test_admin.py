@@ -154,7 +154,9 @@ def test_creating_a_location_in_the_admin_picks_up_people_waiting_on_default(sta
 
 
 def test_creating_a_duplicate_location_in_the_admin_is_refused(staff_client, acme):
-    response = staff_client.post("/admin/locations/location/add/", {"organisation": acme.organisation.pk, "name": "LONDON"})
+    response = staff_client.post(
+        "/admin/locations/location/add/", {"organisation": acme.organisation.pk, "name": "LONDON"}
+    )
 
     assert response.status_code == 200
     assert acme.organisation.locations.filter(name__iexact="london").count() == 1
@@ -234,5 +236,6 @@ def test_deleting_the_default_location_in_bulk_in_the_admin_is_refused(staff_cli
 
     assert response.status_code == 403
     assert set(Location.objects.filter(pk__in=[default.pk, leeds.pk]).values_list("name", flat=True)) == {
-        DEFAULT_LOCATION_NAME, "Leeds"
+        DEFAULT_LOCATION_NAME,
+        "Leeds",
     }

@@ -126,7 +126,13 @@ def test_a_rerun_with_a_new_name_renames_the_organisation(db):
     bootstrap_json()
 
     call_command(
-        "bootstrap_site", "--organisation", "Demo Ltd", "--slug", "demo", "--admin-email", "admin@demo.klaxon.test",
+        "bootstrap_site",
+        "--organisation",
+        "Demo Ltd",
+        "--slug",
+        "demo",
+        "--admin-email",
+        "admin@demo.klaxon.test",
         stdout=StringIO(),
     )
 

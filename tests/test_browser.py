@@ -17,22 +17,27 @@ from pathlib import Path
 # would refuse the ORM calls the tests make between browser steps.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-import pytest  # noqa: E402
-from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from playwright.sync_api import expect, sync_playwright
 
-from accounts import actions  # noqa: E402
-from accounts.access import SIGNED_IN_AT  # noqa: E402
-from accounts.models import User  # noqa: E402
-from scim_sync.credentials import endpoint_for, generate_token  # noqa: E402
-from tests.conftest import PASSWORD  # noqa: E402
+from accounts import actions
+from accounts.access import SIGNED_IN_AT
+from accounts.models import User
+from scim_sync.credentials import endpoint_for, generate_token
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
@@ -43,8 +48,10 @@ SYNCHRONISATION = re.compile(r"/configuration/synchronisation/$")
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium); "
-                    ".ci/run does this in CI. Playwright must not download its own browser.")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium); "
+            ".ci/run does this in CI. Playwright must not download its own browser."
+        )
     playwright = sync_playwright().start()
     try:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -282,25 +289,49 @@ def populate(live_server, acme) -> User:
     ids = []
     for user_name, given, family, location, phone in people:
         extension = {"location": location} | ({"notificationPhoneNumber": phone} if phone else {})
-        status, body = scim(live_server, key, token, "POST", "/Users", {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", klaxon],
-            "userName": user_name, "externalId": user_name.split("@")[0], "active": True,
-            "name": {"givenName": given, "familyName": family},
-            "emails": [{"value": user_name, "type": "work", "primary": True}],
-            klaxon: extension,
-        })
+        status, body = scim(
+            live_server,
+            key,
+            token,
+            "POST",
+            "/Users",
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", klaxon],
+                "userName": user_name,
+                "externalId": user_name.split("@")[0],
+                "active": True,
+                "name": {"givenName": given, "familyName": family},
+                "emails": [{"value": user_name, "type": "work", "primary": True}],
+                klaxon: extension,
+            },
+        )
         assert status == 201, body
         ids.append(body["id"])
-    status, body = scim(live_server, key, token, "POST", "/Groups", {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": "On-call engineers", "externalId": "on-call",
-        "members": [{"value": i} for i in ids[:3]],
-    })
+    status, body = scim(
+        live_server,
+        key,
+        token,
+        "POST",
+        "/Groups",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "On-call engineers",
+            "externalId": "on-call",
+            "members": [{"value": i} for i in ids[:3]],
+        },
+    )
     assert status == 201, body
-    status, _ = scim(live_server, key, token, "PATCH", f"/Users/{ids[0]}", {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "active", "value": "maybe"}],
-    })
+    status, _ = scim(
+        live_server,
+        key,
+        token,
+        "PATCH",
+        f"/Users/{ids[0]}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "active", "value": "maybe"}],
+        },
+    )
     assert status == 400
     return User.objects.get(user_name="lee.chan@example.com")
 

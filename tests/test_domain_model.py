@@ -199,10 +199,10 @@ def test_the_database_holds_a_one_default_per_organisation_rule(db):
 
 
 def test_timestamps_come_back_exactly_as_written_and_in_utc(acme):
-    written = datetime.datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=datetime.timezone.utc)
+    written = datetime.datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=datetime.UTC)
     User.objects.filter(pk=acme.admin.pk).update(date_joined=written)
     read = User.objects.values_list("date_joined", flat=True).get(pk=acme.admin.pk)
-    assert read == written and read.tzinfo is datetime.timezone.utc
+    assert read == written and read.tzinfo is datetime.UTC
     if connection.vendor == "postgresql":
         # Read by psycopg's C loader (klaxon_site.db.postgresql), not Django's pure-Python one.
         from psycopg import adapters

@@ -18,7 +18,6 @@ from django.db.migrations.executor import MigrationExecutor
 from accounts.identity import identity_key
 from accounts.models import Group, User
 from locations.actions import create_location
-from locations.models import Location
 from tests.scim import KLAXON, assert_scim_error, directory_snapshot, new_group, new_user
 
 NFC = unicodedata.normalize("NFC", "josé@acme.test")
@@ -32,8 +31,9 @@ def test_the_identity_key_folds_unicode_forms_case_and_compatibility_characters(
     assert identity_key("ÖBERG") == identity_key("öberg")
 
 
-@pytest.mark.parametrize("first, second", [(NFC, NFD), ("straße@acme.test", "STRASSE@acme.test"),
-                                           ("Zoë@acme.test", "ZOË@ACME.TEST")])
+@pytest.mark.parametrize(
+    "first, second", [(NFC, NFD), ("straße@acme.test", "STRASSE@acme.test"), ("Zoë@acme.test", "ZOË@ACME.TEST")]
+)
 def test_a_look_alike_user_name_is_a_409_not_a_second_person(scim, acme, first, second):
     assert scim.post("/Users", new_user(first)).status_code == 201
 
@@ -131,7 +131,8 @@ def test_migrating_reports_existing_look_alikes_and_merges_nothing(capsys):
     executor = MigrationExecutor(connection)
     executor.migrate([("accounts", "0006_location_read_back_on_insert"), ("locations", "0001_initial")])
     apps = executor.loader.project_state(
-        [("accounts", "0006_location_read_back_on_insert"), ("locations", "0001_initial")]).apps
+        [("accounts", "0006_location_read_back_on_insert"), ("locations", "0001_initial")]
+    ).apps
     Organisation, OldUser = apps.get_model("accounts", "Organisation"), apps.get_model("accounts", "User")
     OldLocation = apps.get_model("locations", "Location")
     organisation = Organisation.objects.create(name="Old", slug="old")

@@ -32,20 +32,34 @@ def as_admin(client, acme):
 def zoe(acme):
     """Provisioned with Entra's default mappings: mobile number and work city, which matched
     no location."""
-    return actions.provision_user(acme.organisation, {
-        "user_name": "zoe.bronte@acme.test", "given_name": "Zoë", "family_name": "Brontë",
-        "email": "Zoe.Bronte@Acme.test", "department": "Sécurité Opérations",
-        "idp_phones": [["mobile", "07400 123456"]], "idp_address": {"locality": "Bristol"},
-    })
+    return actions.provision_user(
+        acme.organisation,
+        {
+            "user_name": "zoe.bronte@acme.test",
+            "given_name": "Zoë",
+            "family_name": "Brontë",
+            "email": "Zoe.Bronte@Acme.test",
+            "department": "Sécurité Opérations",
+            "idp_phones": [["mobile", "07400 123456"]],
+            "idp_address": {"locality": "Bristol"},
+        },
+    )
 
 
 @pytest.fixture
 def sam(acme):
-    return actions.provision_user(acme.organisation, {
-        "user_name": "sam.okafor@acme.test", "given_name": "Sam", "family_name": "Okafor",
-        "email": "sam@acme.test", "department": "Facilities", "idp_location": "Leeds",
-        "idp_notification_phone": "+1 415 555 0100",
-    })
+    return actions.provision_user(
+        acme.organisation,
+        {
+            "user_name": "sam.okafor@acme.test",
+            "given_name": "Sam",
+            "family_name": "Okafor",
+            "email": "sam@acme.test",
+            "department": "Facilities",
+            "idp_location": "Leeds",
+            "idp_notification_phone": "+1 415 555 0100",
+        },
+    )
 
 
 def found(client, text) -> list[str]:
@@ -84,10 +98,21 @@ def test_a_person_is_found_by_the_location_the_provider_sent_even_when_it_matche
     assert found(as_admin, "leeds") == ["sam.okafor@acme.test"]
 
 
-@pytest.mark.parametrize("text", [
-    "07400 123456", "+44 7400 123456", "7400123456", "+447400123456", "0044 7400 123456", "07400-123-456",
-    "(07400) 123 456", "123456", "07400 123", "+44 (0)7400 123456",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "07400 123456",
+        "+44 7400 123456",
+        "7400123456",
+        "+447400123456",
+        "0044 7400 123456",
+        "07400-123-456",
+        "(07400) 123 456",
+        "123456",
+        "07400 123",
+        "+44 (0)7400 123456",
+    ],
+)
 def test_a_number_is_found_typed_in_any_format(as_admin, zoe, sam, text):
     assert found(as_admin, text) == ZOE
 
@@ -115,11 +140,14 @@ def test_a_number_the_person_set_themselves_is_found_at_once(as_admin, acme, zoe
 
 
 def test_numbers_and_locations_a_change_of_fallbacks_recomputes_are_found(as_admin, acme):
-    person = actions.provision_user(acme.organisation, {
-        "user_name": "kai@acme.test",
-        "idp_phones": [["mobile", "07400 100200"], ["work", "020 7946 0123"]],
-        "idp_address": {"locality": "Bristol", "region": "Zürich"},
-    })
+    person = actions.provision_user(
+        acme.organisation,
+        {
+            "user_name": "kai@acme.test",
+            "idp_phones": [["mobile", "07400 100200"], ["work", "020 7946 0123"]],
+            "idp_address": {"locality": "Bristol", "region": "Zürich"},
+        },
+    )
     assert found(as_admin, "020 7946 0123") == []
 
     # An UPDATE that never reaches pre_save: the live columns carry the new values.
@@ -149,10 +177,17 @@ def test_another_organisations_people_are_never_found(as_admin, zoe, globex):
 
 
 def test_bulk_create_fills_the_search_text(acme):
-    User.objects.bulk_create([
-        User(organisation=acme.organisation, user_name="bulk@acme.test", given_name="Ørjan", family_name="Ångström",
-             notification_phone="+447400555666"),
-    ])
+    User.objects.bulk_create(
+        [
+            User(
+                organisation=acme.organisation,
+                user_name="bulk@acme.test",
+                given_name="Ørjan",
+                family_name="Ångström",
+                notification_phone="+447400555666",
+            ),
+        ]
+    )
 
     person = User.objects.get(user_name="bulk@acme.test")
     assert person.search_text == "ørjan angstrom bulk@acme.test 447400555666 07400555666"

@@ -23,8 +23,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 WIDE = {"width": 1280, "height": 900}
@@ -61,18 +66,31 @@ def organisation_at_work(acme):
     org = acme.organisation
     long_name = "maximilian.alexander.featherstonehaugh-worthington@subsidiary.example-enterprises.co.uk"
     people = [
-        actions.provision_user(org, {
-            "user_name": long_name, "email": long_name,
-            "given_name": "Maximilian Alexander", "family_name": "Featherstonehaugh-Worthington",
-            "department": "Infrastructure Reliability Engineering", "idp_location": "Bristol Temple Quay",
-            "idp_notification_phone": "+1 415 555 0100",
-        }),
-        actions.provision_user(org, {
-            "user_name": "zoe.bronte@acme.test", "given_name": "Zoë", "family_name": "Brontë",
-            "idp_phones": [["mobile", "07400 123456"]], "idp_address": {"locality": "Leeds"},
-        }),
-        actions.provision_user(org, {"user_name": "lee@acme.test", "idp_location": "London",
-                                     "idp_notification_phone": "12"}),
+        actions.provision_user(
+            org,
+            {
+                "user_name": long_name,
+                "email": long_name,
+                "given_name": "Maximilian Alexander",
+                "family_name": "Featherstonehaugh-Worthington",
+                "department": "Infrastructure Reliability Engineering",
+                "idp_location": "Bristol Temple Quay",
+                "idp_notification_phone": "+1 415 555 0100",
+            },
+        ),
+        actions.provision_user(
+            org,
+            {
+                "user_name": "zoe.bronte@acme.test",
+                "given_name": "Zoë",
+                "family_name": "Brontë",
+                "idp_phones": [["mobile", "07400 123456"]],
+                "idp_address": {"locality": "Leeds"},
+            },
+        ),
+        actions.provision_user(
+            org, {"user_name": "lee@acme.test", "idp_location": "London", "idp_notification_phone": "12"}
+        ),
     ]
     gone = actions.provision_user(org, {"user_name": "gone@acme.test", "given_name": "Gone"})
     actions.provision_user(org, {"user_name": "gone@acme.test", "is_active": False}, user=gone)

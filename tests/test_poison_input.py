@@ -26,13 +26,17 @@ def assert_reads_still_work(scim):
     assert scim.get("/Groups").status_code == 200
 
 
-@pytest.mark.parametrize("document", [
-    new_user("sam@acme.test", title=LONE_SURROGATE),
-    new_user(f"sam{LONE_SURROGATE}@acme.test"),
-    new_user("sam@acme.test", displayName=f"Sam {LONE_SURROGATE}"),
-    new_user("sam@acme.test", name={"givenName": LONE_SURROGATE}),
-    new_user("sam@acme.test", **{KLAXON: {"location": LONE_SURROGATE}}),
-], ids=["title", "userName", "displayName", "givenName", "location"])
+@pytest.mark.parametrize(
+    "document",
+    [
+        new_user("sam@acme.test", title=LONE_SURROGATE),
+        new_user(f"sam{LONE_SURROGATE}@acme.test"),
+        new_user("sam@acme.test", displayName=f"Sam {LONE_SURROGATE}"),
+        new_user("sam@acme.test", name={"givenName": LONE_SURROGATE}),
+        new_user("sam@acme.test", **{KLAXON: {"location": LONE_SURROGATE}}),
+    ],
+    ids=["title", "userName", "displayName", "givenName", "location"],
+)
 def test_a_lone_surrogate_in_a_user_is_400_and_stores_nothing(scim, acme, document):
     before = directory_snapshot(acme.organisation)
 
@@ -57,8 +61,9 @@ def test_a_lone_surrogate_in_a_group_name_or_member_display_is_400(scim, acme):
 def test_a_lone_surrogate_in_a_patch_is_400_and_changes_nothing(scim, acme):
     before = directory_snapshot(acme.organisation)
 
-    response = scim.patch(f"/Users/{acme.user.scim_id}",
-                          raw_json(patch_op({"op": "replace", "path": "title", "value": LONE_SURROGATE})))
+    response = scim.patch(
+        f"/Users/{acme.user.scim_id}", raw_json(patch_op({"op": "replace", "path": "title", "value": LONE_SURROGATE}))
+    )
 
     assert_scim_error(response, 400, "invalidValue")
     assert directory_snapshot(acme.organisation) == before
@@ -66,8 +71,10 @@ def test_a_lone_surrogate_in_a_patch_is_400_and_changes_nothing(scim, acme):
 
 @pytest.mark.parametrize("path", ["/Users/.search", "/.search"])
 def test_a_lone_surrogate_in_a_search_filter_is_400(scim, path):
-    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-            "filter": f'userName eq "{LONE_SURROGATE}"'}
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": f'userName eq "{LONE_SURROGATE}"',
+    }
 
     assert_scim_error(scim.post(path, raw_json(body)), 400, "invalidValue")
 
@@ -95,12 +102,15 @@ def test_a_location_longer_than_its_column_is_400_naming_it(scim, acme):
     assert directory_snapshot(acme.organisation) == before
 
 
-@pytest.mark.parametrize("attribute, value, detail", [
-    ("userName", "u" * 256, "userName is longer than 255 characters."),
-    ("externalId", "e" * 256, "externalId is longer than 255 characters."),
-    ("displayName", "d" * 256, "displayName is longer than 255 characters."),
-    ("name", {"givenName": "g" * 151}, "name.givenName is longer than 150 characters."),
-])
+@pytest.mark.parametrize(
+    "attribute, value, detail",
+    [
+        ("userName", "u" * 256, "userName is longer than 255 characters."),
+        ("externalId", "e" * 256, "externalId is longer than 255 characters."),
+        ("displayName", "d" * 256, "displayName is longer than 255 characters."),
+        ("name", {"givenName": "g" * 151}, "name.givenName is longer than 150 characters."),
+    ],
+)
 def test_every_column_has_its_maximum_enforced_with_the_attribute_named(scim, acme, attribute, value, detail):
     document = new_user("cols@acme.test")
     document[attribute] = value
@@ -127,7 +137,8 @@ def test_a_provider_only_attribute_inside_a_list_or_extension_is_named(scim):
 
     assert first["detail"].startswith("addresses.formatted is longer than")
     assert second["detail"].startswith(
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter is longer than")
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter is longer than"
+    )
 
 
 def test_a_whole_document_has_a_size_limit(scim, acme):
@@ -144,12 +155,15 @@ def test_a_four_megabyte_title_is_refused_before_it_is_read(scim):
     assert_scim_error(response, 413)
 
 
-@pytest.mark.parametrize("text", [
-    'meta.lastModified gt "2026-13-45T99:99:99Z"',
-    'meta.created gt "0001-01-01T00:00:00+14:00"',
-    'meta.created lt "9999-12-31T23:59:59-14:00"',
-    'meta.lastModified gt "not a date"',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'meta.lastModified gt "2026-13-45T99:99:99Z"',
+        'meta.created gt "0001-01-01T00:00:00+14:00"',
+        'meta.created lt "9999-12-31T23:59:59-14:00"',
+        'meta.lastModified gt "not a date"',
+    ],
+)
 @pytest.mark.parametrize("path", ["/Users", "/Groups"])
 def test_an_impossible_date_in_a_filter_is_400_invalid_filter(scim, path, text):
     assert_scim_error(scim.get(f"{path}?filter={quote(text)}"), 400, "invalidFilter")

@@ -139,8 +139,10 @@ def test_the_profile_form_keeps_a_number_from_abroad_when_saved_unchanged(client
 
     form = client.get(reverse("accounts:profile")).context["form"]
     assert form.initial["notification_phone"] == "+1 415-555-0100"
-    response = client.post(reverse("accounts:profile"), {
-        "location": acme.user.location.pk, "notification_phone": form.initial["notification_phone"]})
+    response = client.post(
+        reverse("accounts:profile"),
+        {"location": acme.user.location.pk, "notification_phone": form.initial["notification_phone"]},
+    )
 
     assert response.status_code == 302
     acme.user.refresh_from_db()
@@ -150,10 +152,15 @@ def test_the_profile_form_keeps_a_number_from_abroad_when_saved_unchanged(client
 @pytest.fixture
 def sourced(acme):
     """People whose number and location came from different places."""
-    mobile = provision(acme.organisation, "mobile@acme.test", idp_phones=[["mobile", "07400 100001"]],
-                       idp_address={"locality": "Leeds"})
-    klaxon = provision(acme.organisation, "klaxon@acme.test", idp_notification_phone="07400 100002",
-                       idp_location="London")
+    mobile = provision(
+        acme.organisation,
+        "mobile@acme.test",
+        idp_phones=[["mobile", "07400 100001"]],
+        idp_address={"locality": "Leeds"},
+    )
+    klaxon = provision(
+        acme.organisation, "klaxon@acme.test", idp_notification_phone="07400 100002", idp_location="London"
+    )
     chosen = provision(acme.organisation, "chosen@acme.test", idp_location="London")
     actions.set_location(chosen, Location.objects.get(organisation=acme.organisation, name="Leeds"))
     actions.update_own_profile(acme.user, location=acme.user.location, notification_phone="+447400100003")
@@ -178,8 +185,14 @@ def test_people_are_filtered_by_where_their_number_and_location_came_from(as_adm
 def test_the_source_filters_offer_the_words_the_person_page_uses(as_admin, sourced):
     page = as_admin.get(PEOPLE).content.decode()
 
-    for label in ("from the mobile number", "from the work city", "set by an administrator", "set by the person",
-                  "from the Klaxon attribute", "nothing sent"):
+    for label in (
+        "from the mobile number",
+        "from the work city",
+        "set by an administrator",
+        "set by the person",
+        "from the Klaxon attribute",
+        "nothing sent",
+    ):
         assert f">{label}</option>" in page
 
 
@@ -191,11 +204,14 @@ def test_an_unknown_source_is_a_form_error_and_not_applied(as_admin, sourced):
     assert response.context["page"].paginator.count == 5
 
 
-@pytest.mark.parametrize(("who", "number", "location"), [
-    ("mobile", "From the mobile number", "From the work city"),
-    ("klaxon", "From the Klaxon attribute", "From the Klaxon attribute"),
-    ("chosen", "Nothing sent", "Set by an administrator"),
-])
+@pytest.mark.parametrize(
+    ("who", "number", "location"),
+    [
+        ("mobile", "From the mobile number", "From the work city"),
+        ("klaxon", "From the Klaxon attribute", "From the Klaxon attribute"),
+        ("chosen", "Nothing sent", "Set by an administrator"),
+    ],
+)
 def test_the_person_page_says_where_the_number_and_the_location_came_from(as_admin, sourced, who, number, location):
     page = text_of(as_admin.get(reverse("accounts:person", args=[sourced[who].pk])))
 
@@ -253,8 +269,9 @@ def test_an_active_provider_person_is_still_told_how_to_deactivate_them(as_admin
 
 
 def sign_in(client, organisation, login="jo@acme.test", password=PASSWORD):
-    return client.post(reverse("accounts:login"), {"organisation": organisation, "username": login,
-                                                   "password": password})
+    return client.post(
+        reverse("accounts:login"), {"organisation": organisation, "username": login, "password": password}
+    )
 
 
 @pytest.mark.parametrize("organisation", ["ACME", "Acme", " acme "])
@@ -311,8 +328,10 @@ def test_the_password_reset_form_takes_any_organisation_text_without_slug_jargon
 
 def change_password(client, current, new=None, again=None):
     new = new or "a-brand-new-passphrase"
-    return client.post(reverse("accounts:profile-password"), {
-        "old_password": current, "new_password1": new, "new_password2": again or new})
+    return client.post(
+        reverse("accounts:profile-password"),
+        {"old_password": current, "new_password1": new, "new_password2": again or new},
+    )
 
 
 def test_a_person_changes_their_password_and_stays_signed_in(client, acme):
@@ -428,8 +447,10 @@ def test_the_dashboard_says_what_each_count_counts(as_admin, acme, provisioned):
     page = text_of(as_admin.get(reverse("accounts:home")))
 
     assert "Everyone Klaxon would alert: 4 from your identity provider, 2 added in Klaxon." in page
-    assert "Your identity provider has provisioned 5 people in all, the figure on the Synchronisation page: " \
-           "4 active and 1 deactivated." in page
+    assert (
+        "Your identity provider has provisioned 5 people in all, the figure on the Synchronisation page: "
+        "4 active and 1 deactivated." in page
+    )
     assert "Active people with no number at all." in page
 
 
@@ -446,8 +467,11 @@ def test_the_favicon_is_linked_and_favicon_ico_does_not_404(client, db):
 
 
 def test_the_password_reset_pages_lead_back_to_sign_in(client, db):
-    for url in (reverse("accounts:password-reset"), reverse("accounts:password-reset-sent"),
-                reverse("accounts:password-reset-confirm", args=["MQ", "no-such-token"])):
+    for url in (
+        reverse("accounts:password-reset"),
+        reverse("accounts:password-reset-sent"),
+        reverse("accounts:password-reset-confirm", args=["MQ", "no-such-token"]),
+    ):
         response = client.get(url, follow=True)
         assert f'href="{reverse("accounts:login")}"' in response.content.decode(), url
         assert "Back to sign in" in text_of(response), url
@@ -458,11 +482,20 @@ def spellings(text: str) -> set[str]:
 
 
 def test_e_mail_is_spelled_one_way_on_every_page(client, acme):
-    signed_out = [reverse("accounts:login"), reverse("accounts:password-reset"),
-                  reverse("accounts:password-reset-sent")]
+    signed_out = [
+        reverse("accounts:login"),
+        reverse("accounts:password-reset"),
+        reverse("accounts:password-reset-sent"),
+    ]
     admin = signed_in(Client(), acme.admin)
-    signed_in_pages = [reverse("accounts:home"), PEOPLE, reverse("accounts:person", args=[acme.user.pk]),
-                       reverse("accounts:profile"), reverse("scim_sync:synchronisation"), reverse("locations:list")]
+    signed_in_pages = [
+        reverse("accounts:home"),
+        PEOPLE,
+        reverse("accounts:person", args=[acme.user.pk]),
+        reverse("accounts:profile"),
+        reverse("scim_sync:synchronisation"),
+        reverse("locations:list"),
+    ]
     found = set()
     for url in signed_out:
         found |= spellings(text_of(client.get(url)))

@@ -17,12 +17,45 @@ from accounts.models import Group, GroupMembership
 from scim_sync.credentials import endpoint_for
 
 HOSTILE = [
-    "²", "¹", "٣", "１", "99999999999999999999", str(2**63), str(2**63 - 1), "-1", "0", "1.5", "1e400",
-    "NaN", "\x00", "1\x00", " 7 ", "7\n", "🙂", "x" * 5000, "9" * 5000, "'; DROP TABLE accounts_user; --",
-    "%", "_", "\\", "[]", "",
+    "²",
+    "¹",
+    "٣",
+    "１",
+    "99999999999999999999",
+    str(2**63),
+    str(2**63 - 1),
+    "-1",
+    "0",
+    "1.5",
+    "1e400",
+    "NaN",
+    "\x00",
+    "1\x00",
+    " 7 ",
+    "7\n",
+    "🙂",
+    "x" * 5000,
+    "9" * 5000,
+    "'; DROP TABLE accounts_user; --",
+    "%",
+    "_",
+    "\\",
+    "[]",
+    "",
 ]
-PEOPLE_PARAMETERS = ["q", "location", "group", "active", "source", "phone", "number_source", "location_source",
-                     "unmatched", "orphans", "page"]
+PEOPLE_PARAMETERS = [
+    "q",
+    "location",
+    "group",
+    "active",
+    "source",
+    "phone",
+    "number_source",
+    "location_source",
+    "unmatched",
+    "orphans",
+    "page",
+]
 
 
 @pytest.fixture
@@ -123,8 +156,11 @@ def test_valid_filters_still_apply(as_admin, acme, group):
     everyone, jo = ["admin@acme.test", "jo@acme.test"], ["jo@acme.test"]
 
     for params, expected in [
-        ({"location": leeds.pk}, jo), ({"group": group.pk}, jo), ({"q": "JO@"}, jo),
-        ({"active": "yes", "source": "manual", "phone": "missing"}, everyone), ({"active": "no"}, []),
+        ({"location": leeds.pk}, jo),
+        ({"group": group.pk}, jo),
+        ({"q": "JO@"}, jo),
+        ({"active": "yes", "source": "manual", "phone": "missing"}, everyone),
+        ({"active": "no"}, []),
     ]:
         response = as_admin.get(reverse("accounts:people"), params)
         assert not response.context["filter_form"].errors, params
@@ -158,9 +194,15 @@ def test_odd_page_numbers_give_a_page_of_people(as_admin, acme, page):
 
 
 def test_the_people_query_ignores_values_it_cannot_use_for_its_other_callers(acme, group):
-    found = queries.people(acme.organisation, {
-        "location": "²", "group": "99999999999999999999", "active": "maybe", "q": "",
-    })
+    found = queries.people(
+        acme.organisation,
+        {
+            "location": "²",
+            "group": "99999999999999999999",
+            "active": "maybe",
+            "q": "",
+        },
+    )
 
     assert sorted(found.values_list("user_name", flat=True)) == ["admin@acme.test", "jo@acme.test"]
     assert list(queries.people(acme.organisation, {"group": str(group.pk)})) == [acme.user]

@@ -83,11 +83,22 @@ def test_people_search_and_filters(as_admin, acme):
 def test_dashboard_counts_who_we_would_reach(as_admin, acme):
     acme.user.notification_phone = "+447911123456"
     acme.user.save()
-    unreadable = actions.provision_user(acme.organisation, {
-        "user_name": "lost@acme.test", "idp_location": "Atlantis", "idp_notification_phone": "12",
-    })
+    unreadable = actions.provision_user(
+        acme.organisation,
+        {
+            "user_name": "lost@acme.test",
+            "idp_location": "Atlantis",
+            "idp_notification_phone": "12",
+        },
+    )
     reach = as_admin.get(reverse("accounts:home")).context["reach"]
-    assert (reach["active"], reach["reachable"], reach["missing"], reach["problem"], reach["unmatched"]) == (3, 1, 1, 1, 1)
+    assert (reach["active"], reach["reachable"], reach["missing"], reach["problem"], reach["unmatched"]) == (
+        3,
+        1,
+        1,
+        1,
+        1,
+    )
     assert unreadable.phone_problem
 
 
@@ -182,7 +193,9 @@ def test_rotating_the_token_with_grace_keeps_the_old_one_for_an_hour(as_admin, a
 def test_resending_the_rotation_form_does_not_rotate_twice(as_admin, acme):
     generate_token(acme.organisation)
     current = as_admin.get(reverse("scim_sync:synchronisation")).context["rotate_form"]["current"].value()
-    new_token = as_admin.post(reverse("scim_sync:rotate-token"), {"grace": "none", "current": current}).context["new_token"]
+    new_token = as_admin.post(reverse("scim_sync:rotate-token"), {"grace": "none", "current": current}).context[
+        "new_token"
+    ]
     again = as_admin.post(reverse("scim_sync:rotate-token"), {"grace": "none", "current": current})
     assert again.status_code == 302
     assert ScimToken.objects.for_token(acme.organisation, new_token) is not None
@@ -198,8 +211,9 @@ def test_users_edit_their_own_profile(as_user, acme):
 
 
 def test_an_unreadable_phone_number_is_a_form_error(as_user, acme):
-    response = as_user.post(reverse("accounts:profile"), {
-        "location": acme.user.location.pk, "notification_phone": "12"})
+    response = as_user.post(
+        reverse("accounts:profile"), {"location": acme.user.location.pk, "notification_phone": "12"}
+    )
     assert response.status_code == 200 and response.context["form"].errors["notification_phone"]
 
 
@@ -209,8 +223,10 @@ def test_failed_sign_ins_are_throttled(client, acme):
     cache.clear()
     for _ in range(5):
         client.post(reverse("accounts:login"), {"organisation": "acme", "username": "jo@acme.test", "password": "x"})
-    response = client.post(reverse("accounts:login"), {
-        "organisation": "acme", "username": "jo@acme.test", "password": "correct-horse-battery"})
+    response = client.post(
+        reverse("accounts:login"),
+        {"organisation": "acme", "username": "jo@acme.test", "password": "correct-horse-battery"},
+    )
     assert response.status_code == 200
     assert "Too many failed sign-ins" in response.content.decode()
     cache.clear()
@@ -236,7 +252,9 @@ def test_password_reset_sends_a_link_to_the_person_in_that_organisation_only(cli
     assert len(mailoutbox) == 1 and mailoutbox[0].to == [acme.user.email]
     link = next(line for line in mailoutbox[0].body.splitlines() if "/reset/" in line).strip()
     set_password_url = client.get(link, follow=True).redirect_chain[-1][0]
-    client.post(set_password_url, {"new_password1": "another-long-passphrase", "new_password2": "another-long-passphrase"})
+    client.post(
+        set_password_url, {"new_password1": "another-long-passphrase", "new_password2": "another-long-passphrase"}
+    )
     assert client.login(organisation="acme", username=acme.user.user_name, password="another-long-passphrase")
     globex.user.refresh_from_db()
     assert globex.user.check_password("correct-horse-battery")

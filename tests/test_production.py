@@ -120,26 +120,53 @@ def test_records_logged_during_a_request_carry_its_id(client, database_down, log
     client.get("/readyz", HTTP_X_REQUEST_ID="probe-1")
     warning = next(entry for entry in log_lines() if entry["logger"] == "klaxon_site.health")
     assert (warning["level"], warning["request_id"], warning["method"], warning["path"]) == (
-        "WARNING", "probe-1", "GET", "/readyz")
+        "WARNING",
+        "probe-1",
+        "GET",
+        "/readyz",
+    )
     assert "Connection refused" in warning["exception"]
 
 
 def test_a_json_log_line_has_the_documented_fields():
-    record = logging.makeLogRecord({
-        "name": "klaxon.access", "levelname": "INFO", "levelno": logging.INFO, "msg": "GET %s 200",
-        "args": ("/people/",), "created": 1767225600.5, "request_id": "abc", "method": "GET",
-        "path": "/people/", "status": 200, "duration_ms": 3.2,
-    })
+    record = logging.makeLogRecord(
+        {
+            "name": "klaxon.access",
+            "levelname": "INFO",
+            "levelno": logging.INFO,
+            "msg": "GET %s 200",
+            "args": ("/people/",),
+            "created": 1767225600.5,
+            "request_id": "abc",
+            "method": "GET",
+            "path": "/people/",
+            "status": 200,
+            "duration_ms": 3.2,
+        }
+    )
     assert json.loads(JsonFormatter().format(record)) == {
-        "time": "2026-01-01T00:00:00.500+00:00", "level": "INFO", "logger": "klaxon.access",
-        "message": "GET /people/ 200", "request_id": "abc", "method": "GET", "path": "/people/",
-        "status": 200, "duration_ms": 3.2,
+        "time": "2026-01-01T00:00:00.500+00:00",
+        "level": "INFO",
+        "logger": "klaxon.access",
+        "message": "GET /people/ 200",
+        "request_id": "abc",
+        "method": "GET",
+        "path": "/people/",
+        "status": 200,
+        "duration_ms": 3.2,
     }
 
 
 SECRETS = [
-    TOKEN, "Zm9vYmFyYmF6cXV4", "dXNlcjpwYXNzd29yZA", "jo@acme.test", "+44 7700 900123", "+447700900123",
-    "07700900123", "5551234567", "Xk3pQ9vR2sT8uW1yZ4aB6cD0eF7gH5jJ",
+    TOKEN,
+    "Zm9vYmFyYmF6cXV4",
+    "dXNlcjpwYXNzd29yZA",
+    "jo@acme.test",
+    "+44 7700 900123",
+    "+447700900123",
+    "07700900123",
+    "5551234567",
+    "Xk3pQ9vR2sT8uW1yZ4aB6cD0eF7gH5jJ",
 ]
 USERS = "/scim/v2/Xk3pQ9vR2sT8uW1yZ4aB6cD0eF7gH5jJ/Users"
 
@@ -149,14 +176,21 @@ def test_tokens_authorization_filters_and_phone_numbers_never_reach_a_log_line()
         raise ValueError("bad number +447700900123 for jo")
     except ValueError:
         exc_info = sys.exc_info()
-    record = logging.makeLogRecord({
-        "name": "scim_sync.views", "levelname": "ERROR", "levelno": logging.ERROR, "exc_info": exc_info,
-        "msg": (f"Authorization: Bearer {TOKEN} headers={{'HTTP_AUTHORIZATION': 'Basic dXNlcjpwYXNzd29yZA=='}} "
+    record = logging.makeLogRecord(
+        {
+            "name": "scim_sync.views",
+            "levelname": "ERROR",
+            "levelno": logging.ERROR,
+            "exc_info": exc_info,
+            "msg": (
+                f"Authorization: Bearer {TOKEN} headers={{'HTTP_AUTHORIZATION': 'Basic dXNlcjpwYXNzd29yZA=='}} "
                 f"token {TOKEN} url {USERS}?filter=userName%20eq%20%22jo%40acme.test%22&count=5 "
-                "body {\"filter\": \"emails.value eq \\\"jo@acme.test\\\"\"} "
-                "phones +44 7700 900123 and 07700900123 and (555)5551234567 kept: 2026-01-01 count=5 id 42"),
-        "path": f"{USERS}/5551234567",
-    })
+                'body {"filter": "emails.value eq \\"jo@acme.test\\""} '
+                "phones +44 7700 900123 and 07700900123 and (555)5551234567 kept: 2026-01-01 count=5 id 42"
+            ),
+            "path": f"{USERS}/5551234567",
+        }
+    )
     for formatter in (JsonFormatter(), TextFormatter()):
         line = formatter.format(record)
         for secret in SECRETS:
@@ -168,14 +202,23 @@ def test_tokens_authorization_filters_and_phone_numbers_never_reach_a_log_line()
 
 
 def test_json_logs_are_the_default_when_debug_is_off():
-    env = {**{k: v for k, v in os.environ.items() if k not in ("DEBUG", "LOG_FORMAT")},
-           "SECRET_KEY": "x" * 60, "DEBUG": "false"}
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DEBUG", "LOG_FORMAT")},
+        "SECRET_KEY": "x" * 60,
+        "DEBUG": "false",
+    }
     script = "from django.conf import settings; print(settings.LOGGING['handlers']['console']['formatter'])"
-    printed = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env,
-                             capture_output=True, text=True)
+    printed = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert printed.stdout.split()[-1:] == ["json"], printed.stderr
-    refused = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env={**env, "LOG_FORMAT": "xml"},
-                             capture_output=True, text=True)
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**env, "LOG_FORMAT": "xml"},
+        capture_output=True,
+        text=True,
+    )
     assert refused.returncode != 0 and "LOG_FORMAT must be json or text" in refused.stderr
 
 
@@ -235,8 +278,9 @@ def test_scim_database_errors_are_left_to_the_scim_layer():
     assert middleware.process_exception(factory.get("/people/"), OperationalError()).status_code == 503
 
 
-@pytest.mark.parametrize("template, heading", [("500.html", "Something went wrong"),
-                                               ("503.html", "Klaxon is temporarily unavailable")])
+@pytest.mark.parametrize(
+    "template, heading", [("500.html", "Something went wrong"), ("503.html", "Klaxon is temporarily unavailable")]
+)
 def test_the_server_error_pages_render_without_a_request_or_the_database(template, heading):
     # No `db` fixture and no request: these pages must render while the database is down.
     html = render_to_string(template)

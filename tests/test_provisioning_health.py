@@ -20,8 +20,10 @@ from scim_sync.models import ProvisioningAlert, ScimEndpoint
 from scim_sync.refusals import record as record_refusal
 
 Condition = ProvisioningAlert.Condition
-DEACTIVATE = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-              "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}  # Entra ID sends a string
+DEACTIVATE = {
+    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+}  # Entra ID sends a string
 
 
 def at(moment):
@@ -36,8 +38,10 @@ def refusals(organisation, count, when=None):
 
 
 def provisioned_people(organisation, count):
-    return [actions.provision_user(organisation, {"user_name": f"p{i}@{organisation.slug}.test", "is_active": True})
-            for i in range(count)]
+    return [
+        actions.provision_user(organisation, {"user_name": f"p{i}@{organisation.slug}.test", "is_active": True})
+        for i in range(count)
+    ]
 
 
 def check(*args):
@@ -54,8 +58,13 @@ def alert(organisation, condition):
 
 
 def test_repeated_authentication_failures_email_the_site_administrators_at_once(scim, acme, globex, mailoutbox):
-    actions.create_manual_user(acme.organisation, "old-admin@acme.test", email="old-admin@acme.test",
-                               role=User.Role.SITE_ADMIN, is_active=False)
+    actions.create_manual_user(
+        acme.organisation,
+        "old-admin@acme.test",
+        email="old-admin@acme.test",
+        role=User.Role.SITE_ADMIN,
+        is_active=False,
+    )
     for _ in range(9):
         assert scim.get("/Users", token="klx_mistyped").status_code == 401
     assert mailoutbox == []
@@ -64,8 +73,10 @@ def test_repeated_authentication_failures_email_the_site_administrators_at_once(
 
     assert [m.to for m in mailoutbox] == [["admin@acme.test"]]  # not Jo, not the inactive admin, not Globex
     assert mailoutbox[0].subject == "Klaxon: SCIM requests with a wrong token were refused (Acme Ltd)"
-    assert "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. " \
-           "They came from 127.0.0.1." in mailoutbox[0].body
+    assert (
+        "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. "
+        "They came from 127.0.0.1." in mailoutbox[0].body
+    )
     # No request with the right token arrived: the provider's token may be wrong, and the mail says how to fix it.
     assert "No request with a valid token has arrived in the last 15 minutes" in mailoutbox[0].body
     assert "Secret Token in Entra ID" in mailoutbox[0].body
@@ -206,8 +217,9 @@ def test_the_deactivation_alert_clears_an_hour_later_and_reactivation_resets_the
     assert "mass_deactivation" in check()
     assert len(mailoutbox) == 1
 
-    reactivated = actions.provision_user(acme.organisation, {"user_name": people[0].user_name, "is_active": True},
-                                         user=people[0])
+    reactivated = actions.provision_user(
+        acme.organisation, {"user_name": people[0].user_name, "is_active": True}, user=people[0]
+    )
     assert reactivated.deactivated_at is None
     with at(timezone.now() + timedelta(minutes=61)):
         assert "[cleared: mass_deactivation]" in check()
@@ -235,8 +247,10 @@ def test_the_synchronisation_page_shows_open_alerts_with_what_to_do(client, acme
 
     assert "Synchronisation needs attention" in page
     assert "SCIM requests with a wrong token were refused." in page
-    assert "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. " \
-           "They came from 203.0.113.9." in page
+    assert (
+        "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. "
+        "They came from 203.0.113.9." in page
+    )
     assert "paste it as the Secret Token in Entra ID" in page  # no request with the right token came
 
 
@@ -282,11 +296,13 @@ def test_two_evaluations_in_a_row_send_one_email(acme, mailoutbox):
 
 
 def test_the_database_allows_one_alert_per_condition_and_organisation(acme):
-    ProvisioningAlert.objects.create(organisation=acme.organisation, condition=Condition.SILENCE,
-                                     first_raised_at=timezone.now())
+    ProvisioningAlert.objects.create(
+        organisation=acme.organisation, condition=Condition.SILENCE, first_raised_at=timezone.now()
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
-        ProvisioningAlert.objects.create(organisation=acme.organisation, condition=Condition.SILENCE,
-                                         first_raised_at=timezone.now())
+        ProvisioningAlert.objects.create(
+            organisation=acme.organisation, condition=Condition.SILENCE, first_raised_at=timezone.now()
+        )
 
 
 def test_a_failed_send_leaves_the_notification_due(acme, mailoutbox):

@@ -4,8 +4,7 @@ nothing, pruned with the activity log, and shown on the person page in the organ
 """
 
 import time
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -44,8 +43,10 @@ def sam(scim) -> dict:
 
 
 def changes(user_name: str) -> list[tuple[str, str, str]]:
-    return [(c.attribute, c.old, c.new) for c in ProvisioningChange.objects.filter(
-        user__user_name=user_name).order_by("at", "pk")]
+    return [
+        (c.attribute, c.old, c.new)
+        for c in ProvisioningChange.objects.filter(user__user_name=user_name).order_by("at", "pk")
+    ]
 
 
 def inserts_of_changes(queries) -> int:
@@ -54,33 +55,38 @@ def inserts_of_changes(queries) -> int:
 
 def test_each_attribute_the_identity_provider_changes_is_recorded_from_old_to_new(scim, sam):
     body = load("entra/create_user")
-    body.update(userName="samuel@acme.test", externalId="sam-2", displayName="Sam Patel",
-                name={"givenName": "Samuel", "familyName": "Patel"},
-                emails=[{"primary": True, "type": "work", "value": "samuel@acme.test"}])
+    body.update(
+        userName="samuel@acme.test",
+        externalId="sam-2",
+        displayName="Sam Patel",
+        name={"givenName": "Samuel", "familyName": "Patel"},
+        emails=[{"primary": True, "type": "work", "value": "samuel@acme.test"}],
+    )
     body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"] = "Control room"
     body[KLAXON] = {"location": "Leeds", "notificationPhoneNumber": "07400 120456"}
 
     assert scim.put(f"/Users/{sam['id']}", body).status_code == 200
 
-    assert sorted(changes("samuel@acme.test")) == sorted([
-        ("userName", "sam@acme.test", "samuel@acme.test"),
-        ("externalId", "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef", "sam-2"),
-        ("displayName", "Bea Jensen", "Sam Patel"),
-        ("givenName", "Bea", "Samuel"),
-        ("familyName", "Jensen", "Patel"),
-        ("email", "Test_User_fd0ea19b-0777-472c-9f96-4f70d2226f2e@testuser.com", "samuel@acme.test"),
-        ("department", "Operations", "Control room"),
-        ("location", "London", "Leeds"),
-        ("number", "•••• 0123", "•••• 0456"),
-    ])
+    assert sorted(changes("samuel@acme.test")) == sorted(
+        [
+            ("userName", "sam@acme.test", "samuel@acme.test"),
+            ("externalId", "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef", "sam-2"),
+            ("displayName", "Bea Jensen", "Sam Patel"),
+            ("givenName", "Bea", "Samuel"),
+            ("familyName", "Jensen", "Patel"),
+            ("email", "Test_User_fd0ea19b-0777-472c-9f96-4f70d2226f2e@testuser.com", "samuel@acme.test"),
+            ("department", "Operations", "Control room"),
+            ("location", "London", "Leeds"),
+            ("number", "•••• 0123", "•••• 0456"),
+        ]
+    )
 
 
 def test_deactivation_and_reactivation_are_recorded(scim, sam):
     scim.patch(f"/Users/{sam['id']}", load("entra/disable_string"))
     scim.patch(f"/Users/{sam['id']}", load("okta/reactivate"))
 
-    assert changes("sam@acme.test") == [("active", "active", "deactivated"),
-                                        ("active", "deactivated", "reactivated")]
+    assert changes("sam@acme.test") == [("active", "active", "deactivated"), ("active", "deactivated", "reactivated")]
 
 
 def test_numbers_are_stored_masked_and_an_unusable_one_is_named_not_copied(scim, sam):
@@ -88,8 +94,7 @@ def test_numbers_are_stored_masked_and_an_unusable_one_is_named_not_copied(scim,
     scim.patch(f"/Users/{sam['id']}", patch_op({"op": "replace", "path": number, "value": "call reception 2345"}))
     scim.patch(f"/Users/{sam['id']}", patch_op({"op": "remove", "path": number}))
 
-    assert changes("sam@acme.test") == [("number", "•••• 0123", "unusable number"),
-                                        ("number", "unusable number", "")]
+    assert changes("sam@acme.test") == [("number", "•••• 0123", "unusable number"), ("number", "unusable number", "")]
     stored = " ".join(f"{c.old} {c.new}" for c in ProvisioningChange.objects.all())
     assert "120123" not in stored and "2345" not in stored and "reception" not in stored
 
@@ -100,7 +105,11 @@ def test_all_changes_of_one_request_are_written_in_one_insert(scim, sam, django_
 
     assert inserts_of_changes(queries) == 1
     assert {attribute for attribute, _, _ in changes("sam@acme.test")} == {
-        "displayName", "givenName", "familyName", "location"}
+        "displayName",
+        "givenName",
+        "familyName",
+        "location",
+    }
 
 
 def test_a_request_that_changes_nothing_writes_nothing(scim, sam, django_assert_max_num_queries):
@@ -129,9 +138,16 @@ def test_adopting_a_manual_person_records_what_the_provider_changed(acme):
     leeds = acme.organisation.locations.get(name="Leeds")
     actions.set_location(acme.user, leeds)
 
-    actions.provision_user(acme.organisation, {"user_name": "jo@acme.test", "given_name": "Joanna",
-                                               "family_name": "User", "email": "jo@acme.test",
-                                               "idp_location": "London"})
+    actions.provision_user(
+        acme.organisation,
+        {
+            "user_name": "jo@acme.test",
+            "given_name": "Joanna",
+            "family_name": "User",
+            "email": "jo@acme.test",
+            "idp_location": "London",
+        },
+    )
 
     assert sorted(changes("jo@acme.test")) == [("givenName", "Jo", "Joanna"), ("location", "Leeds", "London")]
 
@@ -172,7 +188,7 @@ def test_the_person_page_answers_why_sam_was_not_alerted(as_admin, scim, sam, ac
     scim.patch(f"/Users/{sam['id']}", patch_op({"op": "replace", "path": f"{KLAXON}:location", "value": "Leeds"}))
     scim.patch(f"/Users/{sam['id']}", patch_op({"op": "remove", "path": f"{KLAXON}:notificationPhoneNumber"}))
     scim.patch(f"/Users/{sam['id']}", load("entra/disable_string"))
-    summer = datetime(2026, 7, 1, 9, 2, tzinfo=dt_timezone.utc)
+    summer = datetime(2026, 7, 1, 9, 2, tzinfo=UTC)
     ProvisioningChange.objects.filter(attribute="active").update(at=summer)
     person = User.objects.get(user_name="sam@acme.test")
 
@@ -191,9 +207,7 @@ def test_a_person_without_changes_shows_where_the_timeline_starts(as_admin, acme
     assert "added to Klaxon; no change by the identity provider recorded since" in html
 
 
-def test_the_person_page_costs_the_same_queries_with_fifty_changes(
-    as_admin, scim, sam, django_assert_max_num_queries
-):
+def test_the_person_page_costs_the_same_queries_with_fifty_changes(as_admin, scim, sam, django_assert_max_num_queries):
     person = User.objects.get(user_name="sam@acme.test")
     url = reverse("accounts:person", args=[person.pk])
     department = patch_op({"op": "replace", "path": DEPARTMENT, "value": "D"})
@@ -201,9 +215,14 @@ def test_the_person_page_costs_the_same_queries_with_fifty_changes(
     with django_assert_max_num_queries(100) as one:
         as_admin.get(url)
     baseline = len(one.captured_queries)  # read now: each request resets the connection's query log
-    ProvisioningChange.objects.bulk_create([
-        ProvisioningChange(organisation=person.organisation, user=person, attribute="department", old=str(n),
-                           new=str(n + 1)) for n in range(80)])
+    ProvisioningChange.objects.bulk_create(
+        [
+            ProvisioningChange(
+                organisation=person.organisation, user=person, attribute="department", old=str(n), new=str(n + 1)
+            )
+            for n in range(80)
+        ]
+    )
 
     with django_assert_max_num_queries(baseline):
         html = as_admin.get(url).content.decode()

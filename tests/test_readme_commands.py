@@ -26,8 +26,11 @@ def plain_shell(*command: str) -> subprocess.CompletedProcess:
 
 
 def readme_commands() -> list[str]:
-    return [line.split("#")[0].strip() for line in (ROOT / "README.md").read_text().splitlines()
-            if line.startswith("bin/manage ")]
+    return [
+        line.split("#")[0].strip()
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.startswith("bin/manage ")
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -45,8 +48,15 @@ def test_the_readme_scim_credential_commands_work_in_a_plain_shell(acme):
 
 
 def test_nothing_that_ships_points_at_the_shared_folder():
-    shipped = [p for p in ROOT.rglob("*") if p.is_file() and not any(
-        part in (".git", ".venv", "var", "test-artifacts", "staticfiles", "__pycache__") for part in p.parts)
-        and p.suffix in (".py", ".md", ".html", ".txt", ".toml", ".cfg", "") and p.name != Path(__file__).name]
+    shipped = [
+        p
+        for p in ROOT.rglob("*")
+        if p.is_file()
+        and not any(
+            part in (".git", ".venv", "var", "test-artifacts", "staticfiles", "__pycache__") for part in p.parts
+        )
+        and p.suffix in (".py", ".md", ".html", ".txt", ".toml", ".cfg", "")
+        and p.name != Path(__file__).name
+    ]
     offenders = [str(p.relative_to(ROOT)) for p in shipped if "../shared" in p.read_text(errors="ignore")]
     assert offenders == []

@@ -32,15 +32,23 @@ def test_the_token_cannot_delete_the_last_site_administrator(scim, acme):
 
 
 def test_an_administrator_can_go_while_another_one_can_sign_in(scim, acme):
-    create_manual_user(acme.organisation, "second@acme.test", email="second@acme.test", password=PASSWORD,
-                       role=User.Role.SITE_ADMIN, given_name="Sec", family_name="Ond")
+    create_manual_user(
+        acme.organisation,
+        "second@acme.test",
+        email="second@acme.test",
+        password=PASSWORD,
+        role=User.Role.SITE_ADMIN,
+        given_name="Sec",
+        family_name="Ond",
+    )
 
     assert deactivate(scim, acme.admin).status_code == 200
     assert scim.delete(f"/Users/{acme.admin.scim_id}").status_code == 204
 
 
-def test_alerts_go_to_the_verified_address_not_the_one_the_provider_wrote(scim, acme, settings,
-                                                                         django_capture_on_commit_callbacks):
+def test_alerts_go_to_the_verified_address_not_the_one_the_provider_wrote(
+    scim, acme, settings, django_capture_on_commit_callbacks
+):
     settings.KLAXON_BACKGROUND_MAIL = False
     replace = {"op": "replace", "path": "emails", "value": [{"value": "x@attacker.test", "type": "work"}]}
     assert scim.patch(f"/Users/{acme.admin.scim_id}", patch_op(replace)).status_code == 200
@@ -56,8 +64,9 @@ def test_alerts_go_to_the_verified_address_not_the_one_the_provider_wrote(scim, 
     assert not any("x@attacker.test" in m.to for m in mail.outbox)
 
 
-def test_email_change_notices_carry_no_provider_text_and_are_limited(scim, acme, settings,
-                                                                    django_capture_on_commit_callbacks):
+def test_email_change_notices_carry_no_provider_text_and_are_limited(
+    scim, acme, settings, django_capture_on_commit_callbacks
+):
     settings.KLAXON_BACKGROUND_MAIL = False
     mail.outbox.clear()
     for index in range(6):

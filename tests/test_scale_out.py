@@ -129,17 +129,31 @@ def idp(acme) -> Credentials:
 
 
 def create_user(instance: Instance, idp: Credentials, user_name: str) -> dict:
-    status, body = instance.scim(idp, "POST", "/Users", {
-        "schemas": [USER_SCHEMA], "userName": user_name, "active": True,
-    })
+    status, body = instance.scim(
+        idp,
+        "POST",
+        "/Users",
+        {
+            "schemas": [USER_SCHEMA],
+            "userName": user_name,
+            "active": True,
+        },
+    )
     assert status == 201, body
     return body
 
 
 def create_group(instance: Instance, idp: Credentials, display_name: str) -> dict:
-    status, body = instance.scim(idp, "POST", "/Groups", {
-        "schemas": [GROUP_SCHEMA], "displayName": display_name, "members": [],
-    })
+    status, body = instance.scim(
+        idp,
+        "POST",
+        "/Groups",
+        {
+            "schemas": [GROUP_SCHEMA],
+            "displayName": display_name,
+            "members": [],
+        },
+    )
     assert status == 201, body
     return body
 
@@ -218,9 +232,16 @@ def test_a_token_rotated_in_one_process_portal_is_refused_by_the_other(a, b, idp
     # Sign in through A ...
     sign_in = get(a, "/sign-in/")
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', sign_in).group(1)
-    landed, _ = post(a, "/sign-in/", {
-        "csrfmiddlewaretoken": csrf, "organisation": "acme", "username": acme.admin.user_name, "password": PASSWORD,
-    })
+    landed, _ = post(
+        a,
+        "/sign-in/",
+        {
+            "csrfmiddlewaretoken": csrf,
+            "organisation": "acme",
+            "username": acme.admin.user_name,
+            "password": PASSWORD,
+        },
+    )
     assert not landed.endswith("/sign-in/"), "sign-in through A failed"
 
     # ... and rotate through B's portal in the same session, old token refused at once.
@@ -263,16 +284,13 @@ def test_a_user_created_through_one_process_is_found_through_the_other(a, b, idp
 
 
 def test_parallel_member_patches_split_across_processes_lose_no_member(a, b, idp, acme):
-    people = [
-        create_manual_user(acme.organisation, f"member{i}@acme.test") for i in range(PARALLEL * 2)
-    ]
+    people = [create_manual_user(acme.organisation, f"member{i}@acme.test") for i in range(PARALLEL * 2)]
     group = create_group(a, idp, "Everyone")
-    pairs = [people[i:i + 2] for i in range(0, len(people), 2)]
+    pairs = [people[i : i + 2] for i in range(0, len(people), 2)]
 
     def add(n):
         instance = (a, b)[n % 2]
-        return instance.scim(idp, "PATCH", f"/Groups/{group['id']}",
-                             add_members_patch(p.scim_id for p in pairs[n]))
+        return instance.scim(idp, "PATCH", f"/Groups/{group['id']}", add_members_patch(p.scim_id for p in pairs[n]))
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         results = list(pool.map(add, range(len(pairs))))

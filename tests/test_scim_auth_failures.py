@@ -8,7 +8,7 @@ administrator "rotate the token", and that 1,500 of them added 1,492 rows to the
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from unittest import mock
 
@@ -60,7 +60,7 @@ def refused_from(scim, address, *, count=1, path="/Users"):
 
 def health_section(page: str) -> str:
     start = page.index('id="health"')
-    return page[start:page.index("</section>", start)]
+    return page[start : page.index("</section>", start)]
 
 
 # The summary -------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def test_a_flood_of_wrong_tokens_leaves_a_summary_a_minute_and_no_activity_rows(
 
 
 def test_a_summary_keeps_twenty_addresses_and_counts_requests_from_further_ones(scim, acme, behind_a_proxy):
-    moment = datetime(2026, 3, 2, 10, 1, 5, tzinfo=dt_timezone.utc)
+    moment = datetime(2026, 3, 2, 10, 1, 5, tzinfo=UTC)
     addresses = [f"203.0.113.{n}" for n in range(1, 26)]
     with at(moment):
         for _ in range(2):
@@ -102,7 +102,7 @@ def test_a_summary_keeps_twenty_addresses_and_counts_requests_from_further_ones(
 
 
 def test_a_summary_reads_as_one_sentence_with_the_first_and_last_time(acme):
-    minute = datetime(2026, 3, 2, 10, 1, tzinfo=dt_timezone.utc)
+    minute = datetime(2026, 3, 2, 10, 1, tzinfo=UTC)
     # Workers may write out of order: the first and last time still come out right.
     for second, address in ((58, "198.51.100.4"), (5, "203.0.113.9"), (30, "198.51.100.4")):
         refusals.record(acme.organisation.pk, status=401, address=address, now=minute.replace(second=second))
@@ -143,8 +143,9 @@ def test_parallel_refusals_lose_no_count(live_server, acme, settings):
     def send(worker):
         statuses = []
         for _ in range(each):
-            request = urllib.request.Request(url, headers={
-                "Authorization": f"Bearer {WRONG}", "X-Forwarded-For": f"198.51.100.{worker}"})
+            request = urllib.request.Request(
+                url, headers={"Authorization": f"Bearer {WRONG}", "X-Forwarded-For": f"198.51.100.{worker}"}
+            )
             try:
                 with urllib.request.urlopen(request, timeout=60) as response:
                     statuses.append(response.status)
@@ -152,7 +153,7 @@ def test_parallel_refusals_lose_no_count(live_server, acme, settings):
                 statuses.append(error.code)
         return statuses
 
-    with at(datetime(2026, 3, 2, 10, 1, 30, tzinfo=dt_timezone.utc)):
+    with at(datetime(2026, 3, 2, 10, 1, 30, tzinfo=UTC)):
         with ThreadPoolExecutor(max_workers=workers) as pool:
             statuses = [status for result in pool.map(send, range(workers)) for status in result]
 
@@ -179,11 +180,15 @@ def test_refusals_while_the_identity_provider_is_accepted_do_not_ask_for_a_new_t
     [mail] = mailoutbox
     assert mail.to == ["admin@acme.test"]
     assert mail.subject == "Klaxon: SCIM requests with a wrong token were refused (Acme Ltd)"
-    assert "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. " \
-           "They came from 203.0.113.9, 198.51.100.4." in mail.body
-    assert f"Your identity provider's requests are still accepted (last at {last_accepted:%H:%M} UTC); " \
-           "these refused requests come from other addresses: nothing needs to change unless you do not " \
-           "recognise them." in mail.body
+    assert (
+        "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. "
+        "They came from 203.0.113.9, 198.51.100.4." in mail.body
+    )
+    assert (
+        f"Your identity provider's requests are still accepted (last at {last_accepted:%H:%M} UTC); "
+        "these refused requests come from other addresses: nothing needs to change unless you do not "
+        "recognise them." in mail.body
+    )
     assert "rotate" not in mail.body.lower()
     assert "Secret Token" not in mail.body
 
@@ -198,13 +203,16 @@ def test_refusals_when_no_request_is_accepted_explain_the_token_and_how_to_repla
 
     [mail] = mailoutbox
     assert mail.subject == "Klaxon: SCIM requests with a wrong token were refused (Acme Ltd)"
-    assert "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. " \
-           "They came from 127.0.0.1." in mail.body
-    assert "No request with a valid token has arrived in the last 15 minutes, so the token your identity " \
-           "provider sends may be wrong" in mail.body
+    assert (
+        "10 SCIM requests were refused for a wrong or missing token in the last 15 minutes. "
+        "They came from 127.0.0.1." in mail.body
+    )
+    assert (
+        "No request with a valid token has arrived in the last 15 minutes, so the token your identity "
+        "provider sends may be wrong" in mail.body
+    )
     assert "paste it as the Secret Token in Entra ID (Provisioning › Admin Credentials)" in mail.body
-    assert "if it shows no authentication errors, these requests did not come from your identity provider" \
-           in mail.body
+    assert "if it shows no authentication errors, these requests did not come from your identity provider" in mail.body
 
 
 def test_the_banner_says_the_provider_is_accepted_once_it_is_again(scim, acme, client):
@@ -232,8 +240,9 @@ def test_the_alert_counts_refusals_from_the_summaries_of_its_window(acme):
     now = timezone.now()
     for minutes_ago, count in ((16, 50), (14, 6), (0, 3)):
         for _ in range(count):
-            refusals.record(acme.organisation.pk, status=401, address="203.0.113.9",
-                            now=now - timedelta(minutes=minutes_ago))
+            refusals.record(
+                acme.organisation.pk, status=401, address="203.0.113.9", now=now - timedelta(minutes=minutes_ago)
+            )
 
     assert health.auth_failures(acme.organisation, now) is None  # 9 in the last 15 minutes
     refusals.record(acme.organisation.pk, status=429, address="2001:db8::7", now=now)
@@ -248,13 +257,19 @@ def test_an_alert_with_many_addresses_names_what_fits_and_how_many_more(acme):
     now = timezone.now()
     for minute in range(3):  # 60 distinct addresses over three minutes, 20 a minute
         for n in range(25):
-            refusals.record(acme.organisation.pk, status=401, address=f"2001:db8:{minute}::{n + 1:x}",
-                            now=now - timedelta(minutes=minute))
+            refusals.record(
+                acme.organisation.pk,
+                status=401,
+                address=f"2001:db8:{minute}::{n + 1:x}",
+                now=now - timedelta(minutes=minute),
+            )
 
     detail = health.auth_failures(acme.organisation, now)
 
-    assert detail.startswith("75 SCIM requests were refused for a wrong or missing token in the last 15 minutes. "
-                             "They came from 2001:db8:2::1, 2001:db8:2::2, ")
+    assert detail.startswith(
+        "75 SCIM requests were refused for a wrong or missing token in the last 15 minutes. "
+        "They came from 2001:db8:2::1, 2001:db8:2::2, "
+    )
     assert detail.endswith(" more and further addresses.")
     assert len(detail) <= 255  # it is the alert's stored detail too
     health.evaluate(acme.organisation, now=now)
@@ -274,8 +289,9 @@ def test_the_synchronisation_page_lists_refused_minutes_of_its_own_organisation_
 
     page = client.get(reverse("scim_sync:synchronisation")).content.decode()
 
-    assert (f"13 refused requests from 203.0.113.9, 198.51.100.4 between {moment:%H:%M}:05 and "
-            f"{moment:%H:%M}:58 UTC") in page
+    assert (
+        f"13 refused requests from 203.0.113.9, 198.51.100.4 between {moment:%H:%M}:05 and {moment:%H:%M}:58 UTC"
+    ) in page
     assert "13 refused in the last 24 hours" in page
     assert "192.0.2.99" not in page
 
@@ -289,10 +305,8 @@ def test_django_admin_shows_the_summaries_read_only(client, acme):
     assert changelist.status_code == 200 and "203.0.113.9" in changelist.content.decode()
     assert client.get(f"/admin/scim_sync/authfailuresummary/{summary.pk}/change/").status_code == 200
     assert client.get("/admin/scim_sync/authfailuresummary/add/").status_code == 403
-    assert client.post(f"/admin/scim_sync/authfailuresummary/{summary.pk}/change/",
-                       {"refused": "0"}).status_code == 403
-    assert client.post(f"/admin/scim_sync/authfailuresummary/{summary.pk}/delete/",
-                       {"post": "yes"}).status_code == 403
+    assert client.post(f"/admin/scim_sync/authfailuresummary/{summary.pk}/change/", {"refused": "0"}).status_code == 403
+    assert client.post(f"/admin/scim_sync/authfailuresummary/{summary.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AuthFailureSummary.objects.get().refused == 1
 
 
@@ -312,8 +326,14 @@ def test_the_database_keeps_one_summary_per_organisation_and_minute(acme):
     from django.db import IntegrityError, transaction
 
     minute = timezone.now().replace(second=0, microsecond=0)
-    fields = {"organisation": acme.organisation, "minute": minute, "refused": 1, "first_at": minute,
-              "last_at": minute, "addresses": " 203.0.113.9 "}
+    fields = {
+        "organisation": acme.organisation,
+        "minute": minute,
+        "refused": 1,
+        "first_at": minute,
+        "last_at": minute,
+        "addresses": " 203.0.113.9 ",
+    }
     AuthFailureSummary.objects.create(**fields)
     with pytest.raises(IntegrityError), transaction.atomic():
         AuthFailureSummary.objects.create(**fields)

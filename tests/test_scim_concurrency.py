@@ -46,11 +46,15 @@ def in_parallel(calls):
 
 def test_parallel_creates_of_one_user_name_give_one_201_and_409s(endpoint, acme):
     def create(i):
-        return lambda: endpoint("POST", "/Users", {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": "Race@Acme.test" if i % 2 else "race@acme.test",
-            "externalId": f"ext-{i}",
-        })
+        return lambda: endpoint(
+            "POST",
+            "/Users",
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "Race@Acme.test" if i % 2 else "race@acme.test",
+                "externalId": f"ext-{i}",
+            },
+        )
 
     results = in_parallel([create(i) for i in range(PARALLEL)])
 
@@ -64,8 +68,9 @@ def test_parallel_creates_of_one_user_name_give_one_201_and_409s(endpoint, acme)
 
 def test_parallel_member_patches_on_one_group_lose_no_member(endpoint, acme):
     people = [
-        User.objects.create(organisation=acme.organisation, user_name=f"member{i}@acme.test",
-                            location=acme.user.location)
+        User.objects.create(
+            organisation=acme.organisation, user_name=f"member{i}@acme.test", location=acme.user.location
+        )
         for i in range(PARALLEL * 2)
     ]
     status, body = endpoint("POST", "/Groups", {"displayName": "Responders", "members": []})
@@ -73,12 +78,16 @@ def test_parallel_member_patches_on_one_group_lose_no_member(endpoint, acme):
     group_id = json.loads(body)["id"]
 
     def add(pair):
-        return lambda: endpoint("PATCH", f"/Groups/{group_id}", {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "Add", "path": "members", "value": [{"value": str(p.scim_id)} for p in pair]}],
-        })
+        return lambda: endpoint(
+            "PATCH",
+            f"/Groups/{group_id}",
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "Add", "path": "members", "value": [{"value": str(p.scim_id)} for p in pair]}],
+            },
+        )
 
-    results = in_parallel([add(people[i:i + 2]) for i in range(0, len(people), 2)])
+    results = in_parallel([add(people[i : i + 2]) for i in range(0, len(people), 2)])
 
     assert [status for status, _ in results] == [204] * PARALLEL
     group = Group.objects.get(scim_id=group_id)
@@ -87,16 +96,19 @@ def test_parallel_member_patches_on_one_group_lose_no_member(endpoint, acme):
 
 def test_parallel_updates_of_different_users_never_report_a_locked_database(endpoint, acme):
     created = [
-        endpoint("POST", "/Users", {"userName": f"person{i}@acme.test", "active": True})
-        for i in range(PARALLEL)
+        endpoint("POST", "/Users", {"userName": f"person{i}@acme.test", "active": True}) for i in range(PARALLEL)
     ]
     ids = [json.loads(body)["id"] for _, body in created]
 
     def disable(user_id):
-        return lambda: endpoint("PATCH", f"/Users/{user_id}", {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
-        })
+        return lambda: endpoint(
+            "PATCH",
+            f"/Users/{user_id}",
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+            },
+        )
 
     results = in_parallel([disable(i) for i in ids])
 

@@ -16,9 +16,9 @@ from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 from accounts.models import User
+from klaxon_site.lib.paging import SNAPSHOT_SECONDS
 from scim_sync import credentials
 from scim_sync.auth import MAX_FAILURES, ScimTokenAuthentication, bearer_token
-from klaxon_site.lib.paging import SNAPSHOT_SECONDS
 from scim_sync.models import PageBookmark, ScimActivity, ScimEndpoint, ScimToken
 
 
@@ -36,13 +36,15 @@ class WhoAmI(APIView):
     permission_classes: list = []
 
     def get(self, request, endpoint_key):
-        return Response({
-            "organisation": request.scim_organisation.slug,
-            "django_request_organisation": request._request.scim_organisation.slug,
-            "endpoint": request.scim_endpoint.key,
-            "user": request.user,
-            "token": request.auth.prefix,
-        })
+        return Response(
+            {
+                "organisation": request.scim_organisation.slug,
+                "django_request_organisation": request._request.scim_organisation.slug,
+                "endpoint": request.scim_endpoint.key,
+                "user": request.user,
+                "token": request.auth.prefix,
+            }
+        )
 
 
 def call(key: str, authorization: str | None = None):
@@ -158,7 +160,9 @@ def test_the_token_is_accepted_in_every_form_the_setup_guide_allows(acme, acme_t
     }
 
 
-@pytest.mark.parametrize("header", ["", "Bearer", "Bearer klx_wrong", "Basic {}", "{}", "Bearer Bearer Bearer {}", "Token {}"])
+@pytest.mark.parametrize(
+    "header", ["", "Bearer", "Bearer klx_wrong", "Basic {}", "{}", "Bearer Bearer Bearer {}", "Token {}"]
+)
 def test_a_missing_or_wrong_token_is_401_with_www_authenticate(acme, acme_token, acme_key, header):
     response = call(acme_key, header.format(acme_token))
     assert response.status_code == 401
@@ -231,8 +235,14 @@ def test_bearer_token_reads_only_the_documented_forms():
 def test_activity_is_recorded_in_one_insert_with_a_readable_summary(acme, django_assert_num_queries):
     with django_assert_num_queries(1):
         credentials.record_activity(
-            acme.organisation, method="patch", resource_type="User", status=400, label="jo@acme.test",
-            scim_type="invalidValue", detail="x" * 400, duration_ms=12,
+            acme.organisation,
+            method="patch",
+            resource_type="User",
+            status=400,
+            label="jo@acme.test",
+            scim_type="invalidValue",
+            detail="x" * 400,
+            duration_ms=12,
         )
     credentials.record_activity(acme.organisation, method="POST", resource_type="Group", status=201, label="Sales")
     credentials.record_activity(acme.organisation, method="GET", resource_type="ServiceProviderConfig", status=200)
@@ -269,7 +279,7 @@ def test_waiting_activity_rows_are_written_together_in_one_insert(acme, waiting_
 
 
 def test_the_request_that_fills_a_batch_writes_it(acme, waiting_activity):
-    for n in range(credentials.PendingActivity.BATCH_ROWS - 1):
+    for _ in range(credentials.PendingActivity.BATCH_ROWS - 1):
         log_get(acme.organisation)
     assert not ScimActivity.objects.exists()
 
@@ -315,7 +325,9 @@ def test_prune_command_deletes_page_bookmarks_past_use(acme):
     bookmarks = PageBookmark.objects.for_listing("scim:1:User:")
     bookmarks.save(100, 1)
     bookmarks.save(200, 2)
-    PageBookmark.objects.filter(position=100).update(written_at=timezone.now() - timedelta(seconds=SNAPSHOT_SECONDS + 1))
+    PageBookmark.objects.filter(position=100).update(
+        written_at=timezone.now() - timedelta(seconds=SNAPSHOT_SECONDS + 1)
+    )
 
     call_command("prune_scim_activity", stdout=StringIO())
 

@@ -40,15 +40,20 @@ def test_service_provider_config_states_what_entra_and_okta_need(scim):
         "changePassword": {"supported": False},
         "sort": {"supported": True},
         "etag": {"supported": True},
-        "authenticationSchemes": [{
-            "type": "oauthbearertoken",
-            "name": "OAuth Bearer Token",
-            "description": "The secret token from Klaxon's Configuration > Synchronisation page.",
-            "primary": True,
-        }],
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "OAuth Bearer Token",
+                "description": "The secret token from Klaxon's Configuration > Synchronisation page.",
+                "primary": True,
+            }
+        ],
         "pagination": {
-            "cursor": False, "index": True, "defaultPaginationMethod": "index",
-            "defaultPageSize": 100, "maxPageSize": 200,
+            "cursor": False,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": 100,
+            "maxPageSize": 200,
         },
         "meta": {"resourceType": "ServiceProviderConfig", "location": f"{scim.endpoint.url}/ServiceProviderConfig"},
     }
@@ -57,9 +62,9 @@ def test_service_provider_config_states_what_entra_and_okta_need(scim):
 def test_the_advertised_page_size_is_the_one_lists_obey(scim, acme):
     config = scim.get("/ServiceProviderConfig").json()
     default = Location.objects.get(organisation=acme.organisation, is_default=True)
-    User.objects.bulk_create([
-        User(organisation=acme.organisation, user_name=f"p{i}@acme.test", location=default) for i in range(210)
-    ])
+    User.objects.bulk_create(
+        [User(organisation=acme.organisation, user_name=f"p{i}@acme.test", location=default) for i in range(210)]
+    )
 
     listed = scim.get("/Users?count=100000").json()
 
@@ -129,10 +134,26 @@ def test_schemas_are_a_list_response_with_the_klaxon_extension(scim):
         "name": klaxon["name"],
         "description": klaxon["description"],
         "attributes": [
-            {"name": "location", "type": "string", "multiValued": False, "required": False, "caseExact": False,
-             "mutability": "readWrite", "returned": "default", "uniqueness": "none"},
-            {"name": "notificationPhoneNumber", "type": "string", "multiValued": False, "required": False,
-             "caseExact": False, "mutability": "readWrite", "returned": "default", "uniqueness": "none"},
+            {
+                "name": "location",
+                "type": "string",
+                "multiValued": False,
+                "required": False,
+                "caseExact": False,
+                "mutability": "readWrite",
+                "returned": "default",
+                "uniqueness": "none",
+            },
+            {
+                "name": "notificationPhoneNumber",
+                "type": "string",
+                "multiValued": False,
+                "required": False,
+                "caseExact": False,
+                "mutability": "readWrite",
+                "returned": "default",
+                "uniqueness": "none",
+            },
         ],
         "meta": {"resourceType": "Schema", "location": f"{scim.endpoint.url}/Schemas/{KLAXON_USER}"},
     }

@@ -67,19 +67,22 @@ def test_a_request_without_authorization_is_401(scim, client):
     assert response["WWW-Authenticate"] == 'Bearer realm="Klaxon SCIM"'
 
 
-@pytest.mark.parametrize("authorization", [
-    "non-token",  # Okta's SCIM 2.0 spec test, step 11.
-    "Bearer klx_this-is-not-the-token",
-    "Bearer Bearer klx_this-is-not-the-token",
-    "Bearer",
-    "Bearer ",
-    "Basic dXNlcjpwYXNzd29yZA==",
-    "{token}x",
-    "Bearer {token}x",
-    "Token {token}",
-    "Bearer {token} extra",
-    "Bearer {globex}",  # Another organisation's valid token.
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "non-token",  # Okta's SCIM 2.0 spec test, step 11.
+        "Bearer klx_this-is-not-the-token",
+        "Bearer Bearer klx_this-is-not-the-token",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNzd29yZA==",
+        "{token}x",
+        "Bearer {token}x",
+        "Token {token}",
+        "Bearer {token} extra",
+        "Bearer {globex}",  # Another organisation's valid token.
+    ],
+)
 def test_a_wrong_token_is_401_and_reveals_nothing(scim, scim_globex, client, authorization):
     header = authorization.format(token=scim.token, globex=scim_globex.token)
     no_header = client.get(f"{scim.base}/Users")
@@ -93,24 +96,36 @@ def test_a_wrong_token_is_401_and_reveals_nothing(scim, scim_globex, client, aut
     assert (response.content, same_for_all(response)) == (no_header.content, same_for_all(no_header))
 
 
-@pytest.mark.parametrize("method, path", [
-    ("get", "/Users/{user}"), ("patch", "/Users/{user}"), ("delete", "/Users/{user}"),
-    ("get", "/Groups/{group}"), ("delete", "/Groups/{group}"), ("post", "/Groups"),
-    ("get", "/Schemas"), ("get", "/NoSuchThing"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/Users/{user}"),
+        ("patch", "/Users/{user}"),
+        ("delete", "/Users/{user}"),
+        ("get", "/Groups/{group}"),
+        ("delete", "/Groups/{group}"),
+        ("post", "/Groups"),
+        ("get", "/Schemas"),
+        ("get", "/NoSuchThing"),
+    ],
+)
 def test_every_view_refuses_another_organisations_token(scim, scim_globex, method, path):
     user, group = new_user(scim)["id"], new_group(scim)
 
-    response = scim.request(method, path.format(user=user, group=group),
-                            {"schemas": [CORE_GROUP], "displayName": "x"} if method in ("post", "patch") else None,
-                            token=scim_globex.token)
+    response = scim.request(
+        method,
+        path.format(user=user, group=group),
+        {"schemas": [CORE_GROUP], "displayName": "x"} if method in ("post", "patch") else None,
+        token=scim_globex.token,
+    )
 
     assert response.json() == UNAUTHORISED
     assert User.objects.filter(scim_id=user).exists() and Group.objects.filter(scim_id=group).exists()
 
 
-@pytest.mark.parametrize("template", ["Bearer {}", "bearer {}", "BEARER {}", "Bearer Bearer {}", "bearer Bearer {}",
-                                      "Bearer   {}"])
+@pytest.mark.parametrize(
+    "template", ["Bearer {}", "bearer {}", "BEARER {}", "Bearer Bearer {}", "bearer Bearer {}", "Bearer   {}"]
+)
 def test_the_token_is_accepted_as_the_setup_guide_allows(scim, template):
     response = scim.get("/Users", HTTP_AUTHORIZATION=template.format(scim.token))
 
@@ -175,11 +190,21 @@ def test_throttling_one_endpoint_leaves_the_others_alone(scim, scim_globex):
 # Error responses --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path", [
-    ("patch", "/Users"), ("delete", "/Users"), ("put", "/Users"),
-    ("put", "/Groups"), ("delete", "/Groups"), ("post", "/Users/{user}"), ("post", "/Groups/{group}"),
-    ("post", "/ServiceProviderConfig"), ("delete", "/Schemas"), ("put", "/ResourceTypes/User"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("patch", "/Users"),
+        ("delete", "/Users"),
+        ("put", "/Users"),
+        ("put", "/Groups"),
+        ("delete", "/Groups"),
+        ("post", "/Users/{user}"),
+        ("post", "/Groups/{group}"),
+        ("post", "/ServiceProviderConfig"),
+        ("delete", "/Schemas"),
+        ("put", "/ResourceTypes/User"),
+    ],
+)
 def test_an_unsupported_method_is_405(scim, method, path):
     user, group = new_user(scim)["id"], new_group(scim)
 
@@ -255,11 +280,11 @@ ODD_REQUESTS = [
     ("patch", "/Groups/{group}", {"Operations": [{"op": {"a": 1}, "path": "members"}]}),
     ("patch", "/Groups/{group}", group_patch({"op": "add", "path": 5, "value": []})),
     ("patch", "/Groups/{group}", group_patch({"op": "add", "path": "members[", "value": []})),
-    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": "members[display eq \"x\"]"})),
-    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": "members[value gt \"x\"]"})),
-    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": "members[value eq \"x\"].display"})),
-    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": "members[value eq 5 and value eq \"x\"]"})),
-    ("patch", "/Groups/{group}", group_patch({"op": "add", "path": "members[value eq \"x\"]", "value": []})),
+    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": 'members[display eq "x"]'})),
+    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": 'members[value gt "x"]'})),
+    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": 'members[value eq "x"].display'})),
+    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": 'members[value eq 5 and value eq "x"]'})),
+    ("patch", "/Groups/{group}", group_patch({"op": "add", "path": 'members[value eq "x"]', "value": []})),
     ("patch", "/Groups/{group}", group_patch({"op": "remove"})),
     ("patch", "/Groups/{group}", group_patch({"op": "replace", "value": "text"})),
     ("patch", "/Groups/{group}", group_patch({"op": "replace", "value": {"id": None}})),
@@ -276,11 +301,11 @@ ODD_REQUESTS = [
     ("put", "/Groups/{group}", {"members": []}),
     ("put", "/Groups/{group}", {"displayName": "ok", "members": [{"value": "x"}]}),
     ("get", "/Groups?filter=displayName eq", None),
-    ("get", "/Groups?filter=colour eq \"red\"", None),
+    ("get", '/Groups?filter=colour eq "red"', None),
     ("get", "/Groups?filter=" + "(" * 500 + 'displayName eq "x"' + ")" * 500, None),
     ("get", "/Groups?filter=" + " or ".join(['displayName eq "x"'] * 400), None),
-    ("get", "/Groups?filter=members[value eq \"x\"]", None),
-    ("get", "/Groups?filter=meta.lastModified gt \"yesterday\"", None),
+    ("get", '/Groups?filter=members[value eq "x"]', None),
+    ("get", '/Groups?filter=meta.lastModified gt "yesterday"', None),
     ("get", "/Groups?sortBy=members", None),
     ("get", "/Groups?sortBy=((", None),
     ("get", "/Groups?startIndex=abc", None),
@@ -289,7 +314,7 @@ ODD_REQUESTS = [
     ("get", "/Groups?startIndex=-99999999999999999999999", None),
     ("get", "/Groups?startIndex=99999999999999999999999", None),
     ("get", "/Users?startIndex=9223372036854775807&count=5", None),
-    ("post", "/Groups/.search", {"startIndex": 10 ** 30}),
+    ("post", "/Groups/.search", {"startIndex": 10**30}),
     ("get", "/Groups?attributes=,,,&excludedAttributes=...", None),
     ("get", "/Groups/{group}?attributes=urn:", None),
     ("get", "/Groups/not-a-uuid", None),
@@ -302,14 +327,14 @@ ODD_REQUESTS = [
     ("post", "/Users", {"userName": "u@acme.test", "emails": "nope"}),
     ("post", "/Users", {"userName": "u@acme.test", "active": "sometimes"}),
     ("post", "/Users", {"userName": "u@acme.test", KLAXON_USER: ["London"]}),
-    ("get", "/Users?filter=userName eq \"x\" and", None),
+    ("get", '/Users?filter=userName eq "x" and', None),
     ("get", "/Users/%20", None),
     # U+0000 cannot be stored by PostgreSQL.
     ("post", "/Users", {"userName": "nul\u0000@acme.test"}),
     ("post", "/Users", {"userName": "nul@acme.test", "title": {"\u0000": 1}}),
-    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": "members[value eq \"\u0000\"]"})),
-    ("get", "/Groups?filter=displayName eq \"a%00b\"", None),
-    ("get", "/Users?filter=userName eq \"%00\"", None),
+    ("patch", "/Groups/{group}", group_patch({"op": "remove", "path": 'members[value eq "\u0000"]'})),
+    ("get", '/Groups?filter=displayName eq "a%00b"', None),
+    ("get", '/Users?filter=userName eq "%00"', None),
     ("get", "/Users?attributes=user%00Name", None),
 ]
 
@@ -328,8 +353,12 @@ def test_odd_requests_are_answered_as_scim_errors_never_500(scim, method, path, 
 
 def test_a_request_without_a_content_type_still_reads_the_body(scim):
     # Entra and Okta always send one; curl users sometimes forget it.
-    response = scim.client.post(f"{scim.base}/Groups", data=json.dumps({"displayName": "No type"}),
-                                content_type="", HTTP_AUTHORIZATION=f"Bearer {scim.token}")
+    response = scim.client.post(
+        f"{scim.base}/Groups",
+        data=json.dumps({"displayName": "No type"}),
+        content_type="",
+        HTTP_AUTHORIZATION=f"Bearer {scim.token}",
+    )
 
     assert response.status_code == 201
     assert response["Content-Type"] == "application/scim+json"
@@ -342,10 +371,17 @@ def test_a_request_without_a_content_type_still_reads_the_body(scim):
 def test_every_authenticated_request_is_logged_without_tokens_or_phone_numbers(scim):
     phone, national = "+44 7700 900123", "07700 900123"
     created = new_user(scim, "bjensen@acme.test", **{KLAXON_USER: {"notificationPhoneNumber": phone}})
-    scim.patch(f"/Users/{created['id']}", {"schemas": [PATCH_OP], "Operations": [
-        {"op": "replace", "path": f"{KLAXON_USER}:notificationPhoneNumber", "value": national}]})
-    scim.post("/Users", {"schemas": [CORE_USER], "userName": "other@acme.test",
-                         KLAXON_USER: {"notificationPhoneNumber": [phone]}})
+    scim.patch(
+        f"/Users/{created['id']}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": f"{KLAXON_USER}:notificationPhoneNumber", "value": national}],
+        },
+    )
+    scim.post(
+        "/Users",
+        {"schemas": [CORE_USER], "userName": "other@acme.test", KLAXON_USER: {"notificationPhoneNumber": [phone]}},
+    )
     group = new_group(scim)
     scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "NIGHT SHIFT"})
     scim.patch(f"/Groups/{group}", group_patch({"op": "add", "path": "members", "value": [{"value": "nobody"}]}))

@@ -59,8 +59,9 @@ def people(acme) -> list[str]:
 
 @pytest.fixture
 def group(scim, people) -> str:
-    response = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Night shift",
-                                     "members": [{"value": people[0]}]})
+    response = scim.post(
+        "/Groups", {"schemas": [CORE_GROUP], "displayName": "Night shift", "members": [{"value": people[0]}]}
+    )
     assert response.status_code == 201, response.content
     return response.json()["id"]
 
@@ -82,14 +83,17 @@ def refuse_every_query(execute, sql, params, many, context):
     raise OperationalError("server closed the connection unexpectedly")
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("get", "/Users", None),
-    ("get", "/Groups?filter=displayName eq \"Night shift\"", None),
-    ("post", "/Users", {"schemas": [CORE_USER], "userName": "new@acme.test"}),
-    ("patch", "/Groups/{group}", patch_op({"op": "add", "path": "members", "value": []})),
-    ("delete", "/Groups/{group}", None),
-    ("get", "/ServiceProviderConfig", None),
-])
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("get", "/Users", None),
+        ("get", '/Groups?filter=displayName eq "Night shift"', None),
+        ("post", "/Users", {"schemas": [CORE_USER], "userName": "new@acme.test"}),
+        ("patch", "/Groups/{group}", patch_op({"op": "add", "path": "members", "value": []})),
+        ("delete", "/Groups/{group}", None),
+        ("get", "/ServiceProviderConfig", None),
+    ],
+)
 def test_every_request_is_503_while_the_database_refuses_queries(scim, group, method, path, body):
     # Django's own hook around every query: as if the server had gone away mid-session.
     with connection.execute_wrapper(refuse_every_query):
@@ -117,11 +121,14 @@ def test_a_patch_whose_second_write_fails_leaves_the_group_as_it_was(scim, group
     before = scim.get(f"/Groups/{group}").json()
     calls = fail_on_second_call(monkeypatch, actions, "add_members")
 
-    response = scim.patch(f"/Groups/{group}", patch_op(
-        {"op": "add", "path": "members", "value": [{"value": people[1]}]},
-        {"op": "remove", "path": "members", "value": [{"value": people[2]}]},
-        {"op": "add", "path": "members", "value": [{"value": people[2]}]},
-    ))
+    response = scim.patch(
+        f"/Groups/{group}",
+        patch_op(
+            {"op": "add", "path": "members", "value": [{"value": people[1]}]},
+            {"op": "remove", "path": "members", "value": [{"value": people[2]}]},
+            {"op": "add", "path": "members", "value": [{"value": people[2]}]},
+        ),
+    )
 
     assert_unavailable(response)
     assert len(calls) == 2  # the first add was written, then rolled back
@@ -133,9 +140,12 @@ def test_a_patch_whose_second_write_fails_leaves_the_group_as_it_was(scim, group
 def test_an_add_naming_one_unknown_person_changes_neither_members_nor_version(scim, group, people):
     before = scim.get(f"/Groups/{group}").json()
 
-    response = scim.patch(f"/Groups/{group}", patch_op(
-        {"op": "add", "path": "members", "value": [{"value": people[1]}, {"value": str(uuid.uuid4())}]},
-    ))
+    response = scim.patch(
+        f"/Groups/{group}",
+        patch_op(
+            {"op": "add", "path": "members", "value": [{"value": people[1]}, {"value": str(uuid.uuid4())}]},
+        ),
+    )
 
     assert response.status_code == 400
     assert members_of(group) == {people[0]}
@@ -148,26 +158,31 @@ def test_a_group_whose_members_cannot_be_written_is_not_created(scim, people, mo
 
     monkeypatch.setattr(actions, "add_members", unavailable)
 
-    response = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Half made",
-                                     "members": [{"value": people[0]}]})
+    response = scim.post(
+        "/Groups", {"schemas": [CORE_GROUP], "displayName": "Half made", "members": [{"value": people[0]}]}
+    )
 
     assert_unavailable(response)
     assert not Group.objects.filter(display_name="Half made").exists()
 
 
 def test_a_deactivation_failing_after_the_user_was_saved_is_rolled_back(scim, monkeypatch):
-    created = scim.post("/Users", {"schemas": [CORE_USER], "userName": "lee@acme.test", "active": True,
-                                   "displayName": "Lee"}).json()
+    created = scim.post(
+        "/Users", {"schemas": [CORE_USER], "userName": "lee@acme.test", "active": True, "displayName": "Lee"}
+    ).json()
 
     def unavailable(user):
         raise OperationalError("server closed the connection unexpectedly")
 
     # Deactivation saves the user, then ends their portal sessions: that second write fails.
     monkeypatch.setattr(actions, "end_sessions", unavailable)
-    response = scim.patch(f"/Users/{created['id']}", patch_op(
-        {"op": "replace", "path": "active", "value": False},
-        {"op": "replace", "path": "displayName", "value": "Lee (left)"},
-    ))
+    response = scim.patch(
+        f"/Users/{created['id']}",
+        patch_op(
+            {"op": "replace", "path": "active", "value": False},
+            {"op": "replace", "path": "displayName", "value": "Lee (left)"},
+        ),
+    )
 
     assert_unavailable(response)
     monkeypatch.undo()
@@ -236,14 +251,17 @@ def test_a_worker_killed_during_a_group_patch_leaves_the_group_before_or_after(a
     organisation = acme.organisation
     key, token = endpoint_for(organisation).key, generate_token(organisation)
     default = Location.objects.get(organisation=organisation, is_default=True)
-    newcomers = [User(organisation=organisation, user_name=f"n{i}@bulk.test", location=default)
-                 for i in range(KILL_MEMBERS)]
+    newcomers = [
+        User(organisation=organisation, user_name=f"n{i}@bulk.test", location=default) for i in range(KILL_MEMBERS)
+    ]
     User.objects.bulk_create(newcomers, batch_size=2000)
     old = {str(acme.admin.scim_id), str(acme.user.scim_id)}
     after = old | {str(u.scim_id) for u in newcomers}
-    body = json.dumps(patch_op(
-        {"op": "add", "path": "members", "value": [{"value": str(u.scim_id)} for u in newcomers]},
-    )).encode()
+    body = json.dumps(
+        patch_op(
+            {"op": "add", "path": "members", "value": [{"value": str(u.scim_id)} for u in newcomers]},
+        )
+    ).encode()
 
     def new_group(name: str) -> Group:
         group = actions.save_group(Group(organisation=organisation), display_name=name, external_id=None)
@@ -270,8 +288,9 @@ def test_a_worker_killed_during_a_group_patch_leaves_the_group_before_or_after(a
 
             def send(group=group, outcome=outcome):
                 try:
-                    outcome["status"] = server.request("PATCH", f"/scim/v2/{key}/Groups/{group.scim_id}", body,
-                                                       token)[0]
+                    outcome["status"] = server.request("PATCH", f"/scim/v2/{key}/Groups/{group.scim_id}", body, token)[
+                        0
+                    ]
                 except (OSError, http.client.HTTPException) as error:
                     outcome["cut"] = type(error).__name__
 

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
 from accounts.actions import create_manual_user
 from accounts.models import User
 from scim_sync.schema import CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, KLAXON_USER_SCHEMA
@@ -41,7 +42,11 @@ def people(scim) -> dict[str, dict]:
     """Three people from Entra ID beside the two created by hand; by userName."""
     bodies = [
         person(
-            BJENSEN, "Barbara", "Jensen", externalId="bjensen", displayName="Babs Jensen",
+            BJENSEN,
+            "Barbara",
+            "Jensen",
+            externalId="bjensen",
+            displayName="Babs Jensen",
             emails=[{"value": "bjensen@contoso.com", "type": "work", "primary": True}],
             **{
                 ENTERPRISE_USER_SCHEMA: {"department": "Operations", "employeeNumber": "701984"},
@@ -49,7 +54,11 @@ def people(scim) -> dict[str, dict]:
             },
         ),
         person(
-            JSMITH, "John", "Smith", externalId="JSmith", displayName="John Smith",
+            JSMITH,
+            "John",
+            "Smith",
+            externalId="JSmith",
+            displayName="John Smith",
             emails=[{"value": "john.smith@fabrikam.com", "type": "work", "primary": True}],
             **{
                 ENTERPRISE_USER_SCHEMA: {"department": "Sales"},
@@ -167,10 +176,13 @@ def test_filter_by_last_modified(scim, people):
     # Alice was written last: everything so far was modified at or before her.
     before = scim.get(f"/Users/{people[ASMITH]['id']}").json()["meta"]["lastModified"]
     time.sleep(0.01)
-    scim.patch(f"/Users/{people[JSMITH]['id']}", {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "Replace", "path": "title", "value": "Manager"}],
-    })
+    scim.patch(
+        f"/Users/{people[JSMITH]['id']}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "path": "title", "value": "Manager"}],
+        },
+    )
 
     assert found(scim, f'meta.lastModified gt "{before}"') == {JSMITH}
     assert found(scim, f'meta.LastModified le "{before}"') == EVERYONE - {JSMITH}
@@ -239,7 +251,9 @@ def test_paging_through_eleven_users_five_at_a_time(scim, acme):
     pages = [listing(scim, startIndex=start, count=5) for start in (1, 6, 11)]
 
     assert [(p["totalResults"], p["startIndex"], p["itemsPerPage"], len(p["Resources"])) for p in pages] == [
-        (total, 1, 5, 5), (total, 6, 5, 5), (total, 11, 3, 3),
+        (total, 1, 5, 5),
+        (total, 6, 5, 5),
+        (total, 11, 3, 3),
     ]
     ids = [r["id"] for p in pages for r in p["Resources"]]
     assert len(ids) == len(set(ids)) == total
@@ -266,9 +280,7 @@ def test_a_look_up_that_fits_in_one_page_counts_nothing(scim, people):
     assert counts_in(queries) == 0 and (miss["totalResults"], miss["Resources"]) == (0, [])
 
 
-def test_paging_counts_once_per_listing_and_the_first_page_counts_afresh(
-    scim, people, acme
-):
+def test_paging_counts_once_per_listing_and_the_first_page_counts_afresh(scim, people, acme):
     with CaptureQueriesContext(connection) as queries:
         first = listing(scim, startIndex=1, count=2)
     assert counts_in(queries) == 1 and first["totalResults"] == 5
@@ -428,24 +440,27 @@ def test_sort_by_an_unknown_attribute_is_400(scim, people):
 def test_attributes_returns_only_those_and_always_the_id(scim, people):
     body = listing(scim, filter=f'userName eq "{BJENSEN}"', attributes="userName,emails.value")
 
-    assert body["Resources"] == [{
-        "schemas": [CORE_USER_SCHEMA],
-        "id": people[BJENSEN]["id"],
-        "userName": BJENSEN,
-        "emails": [{"value": "bjensen@contoso.com"}],
-    }]
+    assert body["Resources"] == [
+        {
+            "schemas": [CORE_USER_SCHEMA],
+            "id": people[BJENSEN]["id"],
+            "userName": BJENSEN,
+            "emails": [{"value": "bjensen@contoso.com"}],
+        }
+    ]
 
 
 def test_attributes_can_name_an_extension_attribute_by_urn(scim, people):
-    body = listing(scim, filter=f'userName eq "{BJENSEN}"',
-                   attributes=f"{KLAXON_USER_SCHEMA}:location,name.familyName")
+    body = listing(scim, filter=f'userName eq "{BJENSEN}"', attributes=f"{KLAXON_USER_SCHEMA}:location,name.familyName")
 
-    assert body["Resources"] == [{
-        "schemas": [CORE_USER_SCHEMA, KLAXON_USER_SCHEMA],
-        "id": people[BJENSEN]["id"],
-        "name": {"familyName": "Jensen"},
-        KLAXON_USER_SCHEMA: {"location": "London"},
-    }]
+    assert body["Resources"] == [
+        {
+            "schemas": [CORE_USER_SCHEMA, KLAXON_USER_SCHEMA],
+            "id": people[BJENSEN]["id"],
+            "name": {"familyName": "Jensen"},
+            KLAXON_USER_SCHEMA: {"location": "London"},
+        }
+    ]
 
 
 def test_attributes_id_alone(scim, people):
@@ -470,7 +485,10 @@ def test_attributes_apply_to_get_by_id_too(scim, people):
     response = scim.get(f"/Users/{people[JSMITH]['id']}?attributes=userName,active")
 
     assert response.json() == {
-        "schemas": [CORE_USER_SCHEMA], "id": people[JSMITH]["id"], "userName": JSMITH, "active": True,
+        "schemas": [CORE_USER_SCHEMA],
+        "id": people[JSMITH]["id"],
+        "userName": JSMITH,
+        "active": True,
     }
 
 
@@ -478,14 +496,17 @@ def test_attributes_apply_to_get_by_id_too(scim, people):
 
 
 def test_post_search_takes_the_query_in_the_body(scim, people):
-    response = scim.post("/Users/.search", {
-        "schemas": [SEARCH_REQUEST_SCHEMA],
-        "attributes": ["userName", "name.familyName"],
-        "filter": 'name.familyName eq "SMITH"',
-        "sortBy": "userName",
-        "startIndex": 1,
-        "count": 10,
-    })
+    response = scim.post(
+        "/Users/.search",
+        {
+            "schemas": [SEARCH_REQUEST_SCHEMA],
+            "attributes": ["userName", "name.familyName"],
+            "filter": 'name.familyName eq "SMITH"',
+            "sortBy": "userName",
+            "startIndex": 1,
+            "count": 10,
+        },
+    )
 
     assert response.status_code == 200, response.content
     assert response.json() == {
@@ -494,10 +515,18 @@ def test_post_search_takes_the_query_in_the_body(scim, people):
         "startIndex": 1,
         "itemsPerPage": 2,
         "Resources": [
-            {"schemas": [CORE_USER_SCHEMA], "id": people[ASMITH]["id"], "userName": ASMITH,
-             "name": {"familyName": "Smith"}},
-            {"schemas": [CORE_USER_SCHEMA], "id": people[JSMITH]["id"], "userName": JSMITH,
-             "name": {"familyName": "Smith"}},
+            {
+                "schemas": [CORE_USER_SCHEMA],
+                "id": people[ASMITH]["id"],
+                "userName": ASMITH,
+                "name": {"familyName": "Smith"},
+            },
+            {
+                "schemas": [CORE_USER_SCHEMA],
+                "id": people[JSMITH]["id"],
+                "userName": JSMITH,
+                "name": {"familyName": "Smith"},
+            },
         ],
     }
 
@@ -517,9 +546,7 @@ def test_post_search_pages_like_get(scim, people):
 
 
 @pytest.mark.parametrize("params", ["", "filter=" + quote('userName co "@"'), "attributes=userName"])
-def test_the_user_list_query_count_does_not_grow_with_the_page(
-    scim, acme, django_assert_max_num_queries, params
-):
+def test_the_user_list_query_count_does_not_grow_with_the_page(scim, acme, django_assert_max_num_queries, params):
     scim.get("/Users")  # the first request records when the token was last used
     with django_assert_max_num_queries(6) as two:
         scim.get("/Users?" + params)
@@ -528,10 +555,18 @@ def test_the_user_list_query_count_does_not_grow_with_the_page(
 
     # Eighteen more of every kind: from the provider (with locations), and by hand.
     for i in range(9):
-        scim.post("/Users", person(f"idp{i}@contoso.com", "Idp", "User", **{
-            KLAXON_USER_SCHEMA: {"location": "Leeds" if i % 2 else "London"},
-            ENTERPRISE_USER_SCHEMA: {"manager": {"value": str(acme.admin.scim_id)}},
-        }))
+        scim.post(
+            "/Users",
+            person(
+                f"idp{i}@contoso.com",
+                "Idp",
+                "User",
+                **{
+                    KLAXON_USER_SCHEMA: {"location": "Leeds" if i % 2 else "London"},
+                    ENTERPRISE_USER_SCHEMA: {"manager": {"value": str(acme.admin.scim_id)}},
+                },
+            ),
+        )
         create_manual_user(acme.organisation, f"manual{i}@contoso.com", email=f"manual{i}@contoso.com")
     assert listing(scim)["totalResults"] == 20
 
@@ -542,8 +577,9 @@ def test_the_user_list_query_count_does_not_grow_with_the_page(
 
 def test_case_is_ignored_for_every_letter_not_only_ascii(scim):
     """SQLite's own LOWER() folds ASCII only; Klaxon folds like PostgreSQL on both."""
-    created = scim.post("/Users", {"schemas": [CORE_USER_SCHEMA], "userName": "ÅSA.ÖBERG@contoso.com",
-                                   "name": {"familyName": "Öberg"}})
+    created = scim.post(
+        "/Users", {"schemas": [CORE_USER_SCHEMA], "userName": "ÅSA.ÖBERG@contoso.com", "name": {"familyName": "Öberg"}}
+    )
     assert created.status_code == 201
 
     for text in ('userName eq "åsa.öberg@contoso.com"', 'name.familyName eq "öBERG"', 'name.familyName gt "ó"'):

@@ -59,8 +59,12 @@ def new_group(scim, display_name: str = "Night shift", members=()) -> str:
 
 
 def member_entry(scim, user: User) -> dict:
-    return {"value": sid(user), "display": user.user_name, "$ref": f"{scim.endpoint.url}/Users/{sid(user)}",
-            "type": "User"}
+    return {
+        "value": sid(user),
+        "display": user.user_name,
+        "$ref": f"{scim.endpoint.url}/Users/{sid(user)}",
+        "type": "User",
+    }
 
 
 @pytest.fixture
@@ -103,17 +107,24 @@ def test_okta_pushes_a_group_with_an_empty_member_list(scim):
     assert response.status_code == 201
     body = response.json()
     assert {k: v for k, v in body.items() if k != "meta"} == {
-        "schemas": [CORE_GROUP], "id": body["id"], "displayName": "Test SCIMv2", "members": [],
+        "schemas": [CORE_GROUP],
+        "id": body["id"],
+        "displayName": "Test SCIMv2",
+        "members": [],
     }
     assert scim.get(f"/Groups/{body['id']}").json() == body
 
 
 def test_a_group_is_created_with_its_members(scim, people):
     ann, ben, *_ = people
-    response = scim.post("/Groups", {
-        "schemas": [CORE_GROUP], "displayName": "Responders",
-        "members": [{"value": sid(ann), "display": ann.user_name}, {"value": sid(ben)}],
-    })
+    response = scim.post(
+        "/Groups",
+        {
+            "schemas": [CORE_GROUP],
+            "displayName": "Responders",
+            "members": [{"value": sid(ann), "display": ann.user_name}, {"value": sid(ben)}],
+        },
+    )
 
     assert response.status_code == 201
     members = response.json()["members"]
@@ -159,7 +170,11 @@ def test_entra_finds_a_group_by_display_name_without_its_members(scim, people):
     full = scim.get(f"/Groups/{group_id}").json()
     expected = {k: v for k, v in full.items() if k != "members"}
     assert response.json() == {
-        "schemas": [LIST_RESPONSE], "totalResults": 1, "startIndex": 1, "itemsPerPage": 1, "Resources": [expected],
+        "schemas": [LIST_RESPONSE],
+        "totalResults": 1,
+        "startIndex": 1,
+        "itemsPerPage": 1,
+        "Resources": [expected],
     }
 
 
@@ -182,17 +197,21 @@ def test_entra_reads_one_group_without_its_members(scim, people):
     assert body == {k: v for k, v in scim.get(f"/Groups/{group_id}").json().items() if k != "members"}
 
 
-@pytest.mark.parametrize("path", [
-    "/Groups/{id}?excludedAttributes=members",
-    '/Groups?excludedAttributes=members&filter=displayName eq "{name}"',
-    "/Groups?excludedAttributes=members",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/Groups/{id}?excludedAttributes=members",
+        '/Groups?excludedAttributes=members&filter=displayName eq "{name}"',
+        "/Groups?excludedAttributes=members",
+    ],
+)
 def test_excluding_members_never_loads_them(scim, acme, path, django_assert_max_num_queries):
     empty = new_group(scim, "Empty")
     crowded = new_group(scim, "Crowded")
-    actions.add_members(Group.objects.get(scim_id=crowded),
-                        User.objects.filter(scim_id__in=bulk_people(acme.organisation, 300, "crowd"))
-                        .values_list("pk", flat=True))
+    actions.add_members(
+        Group.objects.get(scim_id=crowded),
+        User.objects.filter(scim_id__in=bulk_people(acme.organisation, 300, "crowd")).values_list("pk", flat=True),
+    )
     scim.get("/Groups")  # The first request of a token records its use: keep it out of the count.
 
     with CaptureQueriesContext(connection) as baseline:
@@ -359,9 +378,12 @@ def test_replacing_members_leaves_exactly_the_new_list(scim, people):
     ann, ben, cat, dan = people
     group_id = new_group(scim, members=[ann, ben, cat])
 
-    response = scim.patch(f"/Groups/{group_id}", patch_op(
-        {"op": "replace", "path": "members", "value": [{"value": sid(cat)}, {"value": sid(dan)}]},
-    ))
+    response = scim.patch(
+        f"/Groups/{group_id}",
+        patch_op(
+            {"op": "replace", "path": "members", "value": [{"value": sid(cat)}, {"value": sid(dan)}]},
+        ),
+    )
 
     assert response.status_code == 204
     assert member_ids(scim, group_id) == {sid(cat), sid(dan)}
@@ -371,8 +393,9 @@ def test_member_changes_move_the_version(scim, people):
     group_id = new_group(scim)
     before = scim.get(f"/Groups/{group_id}").json()["meta"]
 
-    response = scim.patch(f"/Groups/{group_id}", load("entra/group-add-members",
-                                                        USER_1=sid(people[0]), USER_2=sid(people[1])))
+    response = scim.patch(
+        f"/Groups/{group_id}", load("entra/group-add-members", USER_1=sid(people[0]), USER_2=sid(people[1]))
+    )
 
     after = scim.get(f"/Groups/{group_id}").json()["meta"]
     assert response["ETag"] == after["version"] != before["version"]
@@ -383,13 +406,16 @@ def test_patch_with_attributes_answers_200_with_them(scim, people):
     ann, ben, *_ = people
     group_id = new_group(scim, members=[ann])
 
-    response = scim.patch(f"/Groups/{group_id}?attributes=members",
-                          load("entra/group-add-members", USER_1=sid(ann), USER_2=sid(ben)))
+    response = scim.patch(
+        f"/Groups/{group_id}?attributes=members", load("entra/group-add-members", USER_1=sid(ann), USER_2=sid(ben))
+    )
 
     assert response.status_code == 200
     body = response.json()
     assert body == {
-        "schemas": [CORE_GROUP], "id": group_id, "members": [member_entry(scim, ann), member_entry(scim, ben)],
+        "schemas": [CORE_GROUP],
+        "id": group_id,
+        "members": [member_entry(scim, ann), member_entry(scim, ben)],
     }
 
 
@@ -426,17 +452,23 @@ def test_search_by_post_takes_attributes_as_a_list(scim, people):
     group_id = new_group(scim, "Night shift", members=people)
     new_group(scim, "Day shift")
 
-    response = scim.post("/Groups/.search", {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-        "attributes": ["displayName"],
-        "filter": 'displayName eq "Night shift"',
-        "startIndex": 1,
-        "count": 10,
-    })
+    response = scim.post(
+        "/Groups/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "attributes": ["displayName"],
+            "filter": 'displayName eq "Night shift"',
+            "startIndex": 1,
+            "count": 10,
+        },
+    )
 
     assert response.status_code == 200
     assert response.json() == {
-        "schemas": [LIST_RESPONSE], "totalResults": 1, "startIndex": 1, "itemsPerPage": 1,
+        "schemas": [LIST_RESPONSE],
+        "totalResults": 1,
+        "startIndex": 1,
+        "itemsPerPage": 1,
         "Resources": [{"schemas": [CORE_GROUP], "id": group_id, "displayName": "Night shift"}],
     }
 
@@ -476,8 +508,12 @@ def test_deleting_a_group_answers_204_then_404(scim, people):
 
     assert response.status_code == 204
     assert response.content == b""
-    for method, body in (("get", None), ("delete", None), ("patch", load("okta/group-empty-members")),
-                         ("put", load("okta/group-push"))):
+    for method, body in (
+        ("get", None),
+        ("delete", None),
+        ("patch", load("okta/group-empty-members")),
+        ("put", load("okta/group-push")),
+    ):
         again = scim.request(method, f"/Groups/{group_id}", body)
         assert again.status_code == 404, method
         assert again.json() == {"schemas": [ERROR], "status": "404", "detail": f"Group {group_id} not found."}
@@ -501,12 +537,15 @@ def test_adding_an_unknown_member_is_400_and_nothing_from_the_patch_is_applied(s
     group_id = new_group(scim, "Before", members=[ann])
     before = scim.get(f"/Groups/{group_id}").json()
 
-    response = scim.patch(f"/Groups/{group_id}", patch_op(
-        {"op": "Replace", "path": "displayName", "value": "After"},
-        {"op": "Remove", "path": "members", "value": [{"value": sid(ann)}]},
-        {"op": "Add", "path": "members", "value": [{"value": sid(ben)}]},
-        {"op": "Add", "path": "members", "value": [{"$ref": None, "value": unknown_member}, {"value": sid(cat)}]},
-    ))
+    response = scim.patch(
+        f"/Groups/{group_id}",
+        patch_op(
+            {"op": "Replace", "path": "displayName", "value": "After"},
+            {"op": "Remove", "path": "members", "value": [{"value": sid(ann)}]},
+            {"op": "Add", "path": "members", "value": [{"value": sid(ben)}]},
+            {"op": "Add", "path": "members", "value": [{"$ref": None, "value": unknown_member}, {"value": sid(cat)}]},
+        ),
+    )
 
     assert response.status_code == 400
     body = response.json()
@@ -523,11 +562,14 @@ def test_a_patch_failing_after_member_changes_were_written_is_rolled_back(scim, 
     group_id = new_group(scim, "Night shift", members=[ann])
     before = scim.get(f"/Groups/{group_id}").json()
 
-    response = scim.patch(f"/Groups/{group_id}", patch_op(
-        {"op": "Remove", "path": "members", "value": [{"value": sid(ann)}]},
-        {"op": "Add", "path": "members", "value": [{"value": sid(ben)}]},
-        {"op": "Replace", "path": "displayName", "value": "DAY SHIFT"},
-    ))
+    response = scim.patch(
+        f"/Groups/{group_id}",
+        patch_op(
+            {"op": "Remove", "path": "members", "value": [{"value": sid(ann)}]},
+            {"op": "Add", "path": "members", "value": [{"value": sid(ben)}]},
+            {"op": "Replace", "path": "displayName", "value": "DAY SHIFT"},
+        ),
+    )
 
     assert response.status_code == 409
     assert scim.get(f"/Groups/{group_id}").json() == before
@@ -537,19 +579,26 @@ def test_replacing_members_with_an_unknown_one_is_400_and_changes_nothing(scim, 
     ann, ben, *_ = people
     group_id = new_group(scim, members=[ann])
 
-    response = scim.patch(f"/Groups/{group_id}", patch_op(
-        {"op": "replace", "path": "members", "value": [{"value": sid(ben)}, {"value": unknown_member}]},
-    ))
+    response = scim.patch(
+        f"/Groups/{group_id}",
+        patch_op(
+            {"op": "replace", "path": "members", "value": [{"value": sid(ben)}, {"value": unknown_member}]},
+        ),
+    )
 
     assert response.status_code == 400
     assert member_ids(scim, group_id) == {sid(ann)}
 
 
 def test_creating_a_group_with_an_unknown_member_is_400_and_creates_nothing(scim, people, unknown_member):
-    response = scim.post("/Groups", {
-        "schemas": [CORE_GROUP], "displayName": "Responders",
-        "members": [{"value": sid(people[0])}, {"value": unknown_member}],
-    })
+    response = scim.post(
+        "/Groups",
+        {
+            "schemas": [CORE_GROUP],
+            "displayName": "Responders",
+            "members": [{"value": sid(people[0])}, {"value": unknown_member}],
+        },
+    )
 
     assert response.status_code == 400
     assert response.json()["scimType"] == "invalidValue"
@@ -580,9 +629,12 @@ def test_ten_thousand_members_are_added_in_one_patch_with_few_queries(scim, acme
     inserts = 1 if connection.vendor == "postgresql" else math.ceil(10_000 / 300)
 
     with django_assert_max_num_queries(7 + inserts):
-        response = scim.patch(f"/Groups/{group_id}", patch_op(
-            {"op": "Add", "path": "members", "value": [{"$ref": None, "value": i} for i in ids]},
-        ))
+        response = scim.patch(
+            f"/Groups/{group_id}",
+            patch_op(
+                {"op": "Add", "path": "members", "value": [{"$ref": None, "value": i} for i in ids]},
+            ),
+        )
 
     assert response.status_code == 204
     assert GroupMembership.objects.filter(group__scim_id=group_id).count() == 10_000
@@ -622,8 +674,9 @@ def test_another_organisations_user_cannot_join_a_group(scim_globex, acme, globe
 
     created = scim_globex.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Other", "members": [intruder]})
     patched = scim_globex.patch(f"/Groups/{group_id}", patch_op({"op": "add", "path": "members", "value": [intruder]}))
-    replaced = scim_globex.put(f"/Groups/{group_id}", {"schemas": [CORE_GROUP], "displayName": "Globex team",
-                                                       "members": [intruder]})
+    replaced = scim_globex.put(
+        f"/Groups/{group_id}", {"schemas": [CORE_GROUP], "displayName": "Globex team", "members": [intruder]}
+    )
 
     assert [created.status_code, patched.status_code, replaced.status_code] == [400, 400, 400]
     assert not GroupMembership.objects.filter(user=acme.user).exists()

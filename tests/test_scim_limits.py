@@ -68,11 +68,14 @@ def test_a_filter_one_node_more_complex_is_400_invalid_filter(scim, path, method
     assert body["detail"] == "The filter is too complex."
 
 
-@pytest.mark.parametrize("text", [
-    # not, and, value paths and presence tests count as much as comparisons.
-    " and ".join("not (title pr)" for _ in range(MAX_FILTER_NODES // 2)),
-    " or ".join('emails[type eq "work" and value eq "x"]' for _ in range(MAX_FILTER_NODES // 4 + 1)),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        # not, and, value paths and presence tests count as much as comparisons.
+        " and ".join("not (title pr)" for _ in range(MAX_FILTER_NODES // 2)),
+        " or ".join('emails[type eq "work" and value eq "x"]' for _ in range(MAX_FILTER_NODES // 4 + 1)),
+    ],
+)
 def test_every_kind_of_node_counts_towards_the_complexity(scim, text):
     body = assert_scim_error(search(scim, "/Users", "get", filter=text), 400, "invalidFilter")
 
@@ -143,9 +146,13 @@ def test_a_patch_with_the_largest_allowed_number_of_operations_is_applied(scim, 
     create, path, operation = RESOURCES[kind]
     resource = create(scim)
 
-    response = scim.patch(f"{path}/{resource['id']}", {
-        "schemas": [PATCH_OP], "Operations": [operation] * MAX_PATCH_OPERATIONS,
-    })
+    response = scim.patch(
+        f"{path}/{resource['id']}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [operation] * MAX_PATCH_OPERATIONS,
+        },
+    )
 
     assert response.status_code in (200, 204), response.content
     after = scim.get(f"{path}/{resource['id']}").json()
@@ -157,9 +164,13 @@ def test_one_operation_more_is_400_too_many_and_changes_nothing(scim, kind):
     create, path, operation = RESOURCES[kind]
     resource = create(scim)
 
-    response = scim.patch(f"{path}/{resource['id']}", {
-        "schemas": [PATCH_OP], "Operations": [operation] * (MAX_PATCH_OPERATIONS + 1),
-    })
+    response = scim.patch(
+        f"{path}/{resource['id']}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [operation] * (MAX_PATCH_OPERATIONS + 1),
+        },
+    )
 
     body = assert_scim_error(response, 400, "tooMany")
     assert str(MAX_PATCH_OPERATIONS) in body["detail"]

@@ -52,7 +52,10 @@ SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 # KLAXON_PROPERTY_EXAMPLES=3000 for a deeper search; the patch tests run two thirds as many.
 EXAMPLES = int(os.environ.get("KLAXON_PROPERTY_EXAMPLES", "300"))
 PROPERTY = settings(
-    max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
@@ -90,8 +93,19 @@ def query(path: str, **params) -> str:
 WORK = "work"
 
 
-def person(user_name, *, external_id=None, given=None, family=None, display=None, email=None,
-           active=True, department=None, location=None, primary=None) -> dict:
+def person(
+    user_name,
+    *,
+    external_id=None,
+    given=None,
+    family=None,
+    display=None,
+    email=None,
+    active=True,
+    department=None,
+    location=None,
+    primary=None,
+) -> dict:
     body = {"schemas": [CORE_USER_SCHEMA], "userName": user_name, "active": active}
     if external_id is not None:
         body["externalId"] = external_id
@@ -111,28 +125,91 @@ def person(user_name, *, external_id=None, given=None, family=None, display=None
 
 
 POPULATION = [
-    person("Alice.Smith@Contoso.com", external_id="A100", given="Alice", family="Smith", display="Alice Smith",
-           email="alice.smith@contoso.com", department="Operations", location="London", primary=True),
-    person("alice@fabrikam.com", external_id="a100", given="alice", family="smith-jones", display="alice",
-           email="Alice@Fabrikam.com", active=False, department="operations", location="london"),
-    person("BOB@CONTOSO.COM", given="Bob", family="Brown", email="bob@contoso.com", department="Sales",
-           location="Leeds"),
-    person("carol@contoso.com", external_id="C-300", given="Carol", display="Carol C.", active=False,
-           location="Paris"),
-    person("dave_100%@contoso.com", external_id="dave", family="O'Brien", display='Dave "the rave"',
-           email="dave_100%@contoso.com", department="R&D \\ Labs"),
-    person("erin@contoso.com", external_id="E500", given="Erin", family="Łukasz", display="Łukasz Erin",
-           email="erin@contoso.com", department="Sales", location="Zoë's place"),
+    person(
+        "Alice.Smith@Contoso.com",
+        external_id="A100",
+        given="Alice",
+        family="Smith",
+        display="Alice Smith",
+        email="alice.smith@contoso.com",
+        department="Operations",
+        location="London",
+        primary=True,
+    ),
+    person(
+        "alice@fabrikam.com",
+        external_id="a100",
+        given="alice",
+        family="smith-jones",
+        display="alice",
+        email="Alice@Fabrikam.com",
+        active=False,
+        department="operations",
+        location="london",
+    ),
+    person(
+        "BOB@CONTOSO.COM", given="Bob", family="Brown", email="bob@contoso.com", department="Sales", location="Leeds"
+    ),
+    person("carol@contoso.com", external_id="C-300", given="Carol", display="Carol C.", active=False, location="Paris"),
+    person(
+        "dave_100%@contoso.com",
+        external_id="dave",
+        family="O'Brien",
+        display='Dave "the rave"',
+        email="dave_100%@contoso.com",
+        department="R&D \\ Labs",
+    ),
+    person(
+        "erin@contoso.com",
+        external_id="E500",
+        given="Erin",
+        family="Łukasz",
+        display="Łukasz Erin",
+        email="erin@contoso.com",
+        department="Sales",
+        location="Zoë's place",
+    ),
     person("frank@contoso.com", given="Frank", family="Weiß", display="", department="", location=""),
-    person("grace@contoso.com", external_id="G600", given="José", family="Gómez", display="José Gómez",
-           email="grace@CONTOSO.com", active=False, department="Operations"),
-    person("heidi@contoso.com", external_id="h700", given="Heidi", family="Brown", display="Heidi Brown",
-           location="Leeds", primary=False),
+    person(
+        "grace@contoso.com",
+        external_id="G600",
+        given="José",
+        family="Gómez",
+        display="José Gómez",
+        email="grace@CONTOSO.com",
+        active=False,
+        department="Operations",
+    ),
+    person(
+        "heidi@contoso.com",
+        external_id="h700",
+        given="Heidi",
+        family="Brown",
+        display="Heidi Brown",
+        location="Leeds",
+        primary=False,
+    ),
     person("ivan@contoso.com"),
-    person("Åsa.Öberg@contoso.com", external_id="Ö-1", given="Åsa", family="Öberg", display="ÅSA ÖBERG",
-           email="Åsa.Öberg@contoso.com", department="Ökonomie", location="Åre"),
-    person("Judy@Contoso.com", external_id="J800", given="Judy", family="Smith", display="Judy",
-           email="judy@contoso.com", department="sales", location="LONDON"),
+    person(
+        "Åsa.Öberg@contoso.com",
+        external_id="Ö-1",
+        given="Åsa",
+        family="Öberg",
+        display="ÅSA ÖBERG",
+        email="Åsa.Öberg@contoso.com",
+        department="Ökonomie",
+        location="Åre",
+    ),
+    person(
+        "Judy@Contoso.com",
+        external_id="J800",
+        given="Judy",
+        family="Smith",
+        display="Judy",
+        email="judy@contoso.com",
+        department="sales",
+        location="LONDON",
+    ),
 ]
 
 
@@ -223,9 +300,14 @@ def compare(attribute: Attribute, values: list, op: str, value) -> bool:
         return value in values
     wanted = fold(attribute, value)
     test = {
-        "eq": lambda v: v == wanted, "co": lambda v: wanted in v, "sw": lambda v: v.startswith(wanted),
-        "ew": lambda v: v.endswith(wanted), "gt": lambda v: v > wanted, "ge": lambda v: v >= wanted,
-        "lt": lambda v: v < wanted, "le": lambda v: v <= wanted,
+        "eq": lambda v: v == wanted,
+        "co": lambda v: wanted in v,
+        "sw": lambda v: v.startswith(wanted),
+        "ew": lambda v: v.endswith(wanted),
+        "gt": lambda v: v > wanted,
+        "ge": lambda v: v >= wanted,
+        "lt": lambda v: v < wanted,
+        "le": lambda v: v <= wanted,
     }[op]
     return any(test(fold(attribute, v)) for v in values)
 
@@ -243,8 +325,11 @@ def matches(node, doc: dict) -> bool:
         return compare(attribute, attribute.values(doc), op, value)
     if kind == "emails[]":
         # A value path looks at each e-mail typed "work" on its own (RFC 7644 §3.4.2.2).
-        return any(matches_email(node[1], email) for email in doc.get("emails", [])
-                   if str(email.get("type", "")).lower() == WORK)
+        return any(
+            matches_email(node[1], email)
+            for email in doc.get("emails", [])
+            if str(email.get("type", "")).lower() == WORK
+        )
     raise AssertionError(node)
 
 
@@ -455,13 +540,18 @@ def test_filter_results_equal_a_reference_evaluation(scim, population, data):
 # Random PATCH documents ------------------------------------------------------------------
 
 JSON_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-10, 10**6), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=12), st.sampled_from(["", "True", "False", "true", "London", "jo@acme.test", "Night shift"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.sampled_from(["", "True", "False", "true", "London", "jo@acme.test", "Night shift"]),
 )
 JSON = st.recursive(
     JSON_SCALARS,
-    lambda children: st.one_of(st.lists(children, max_size=3),
-                               st.dictionaries(st.text(max_size=10), children, max_size=3)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=10), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -469,12 +559,20 @@ TEXT = st.one_of(st.sampled_from(["Ann", "Leeds", "London", "", "  ", "x" * 300,
 USER_FITTING = {
     # path: values that suit it (sometimes still refused: too long, taken, not a number).
     "userName": st.one_of(TEXT, st.sampled_from(["pat@acme.test", "jo@acme.test", "ADMIN@acme.test"])),
-    "displayName": TEXT, "title": TEXT, "externalId": TEXT, "nickName": TEXT,
-    "name.givenName": TEXT, "name.familyName": TEXT,
+    "displayName": TEXT,
+    "title": TEXT,
+    "externalId": TEXT,
+    "nickName": TEXT,
+    "name.givenName": TEXT,
+    "name.familyName": TEXT,
     "name": st.fixed_dictionaries({}, optional={"givenName": TEXT, "familyName": TEXT, "formatted": TEXT}),
     "active": st.one_of(st.booleans(), st.sampled_from(["True", "False", "true"])),  # Entra sends strings
-    "emails": st.lists(st.fixed_dictionaries({"value": TEXT}, optional={
-        "type": st.sampled_from(["work", "home"]), "primary": st.booleans()}), max_size=2),
+    "emails": st.lists(
+        st.fixed_dictionaries(
+            {"value": TEXT}, optional={"type": st.sampled_from(["work", "home"]), "primary": st.booleans()}
+        ),
+        max_size=2,
+    ),
     'emails[type eq "work"].value': st.one_of(TEXT, st.just("pat@example.com")),
     "phoneNumbers": st.lists(st.fixed_dictionaries({"value": TEXT, "type": st.just("mobile")}), max_size=2),
     'phoneNumbers[type eq "mobile"].value': TEXT,
@@ -482,14 +580,37 @@ USER_FITTING = {
     f"{KLAXON_USER_SCHEMA}:location": st.sampled_from(["London", "leeds", "Paris", ""]),
     f"{KLAXON_USER_SCHEMA}:notificationPhoneNumber": st.sampled_from(["07700 900123", "+1 202 555 0100", "no", ""]),
     f"{CORE_USER_SCHEMA}:displayName": TEXT,
-    None: st.fixed_dictionaries({}, optional={  # an operation without a path (Okta, Entra)
-        "userName": TEXT, "displayName": TEXT, "active": st.booleans(), "title": TEXT, "name.givenName": TEXT,
-        f"{ENTERPRISE_USER_SCHEMA}:department": TEXT, "id": TEXT}),
+    None: st.fixed_dictionaries(
+        {},
+        optional={  # an operation without a path (Okta, Entra)
+            "userName": TEXT,
+            "displayName": TEXT,
+            "active": st.booleans(),
+            "title": TEXT,
+            "name.givenName": TEXT,
+            f"{ENTERPRISE_USER_SCHEMA}:department": TEXT,
+            "id": TEXT,
+        },
+    ),
 }
 USER_INVALID_PATHS = [
-    "id", "meta", "meta.created", "schemas", "groups", "password", "colour", "name[", "emails[type eq]",
-    "urn:example:nothing:attr", "", "members", 'emails[type eq "home"].value', "emails.value", "addresses",
-    f"{ENTERPRISE_USER_SCHEMA}:manager", "USERNAME",
+    "id",
+    "meta",
+    "meta.created",
+    "schemas",
+    "groups",
+    "password",
+    "colour",
+    "name[",
+    "emails[type eq]",
+    "urn:example:nothing:attr",
+    "",
+    "members",
+    'emails[type eq "home"].value',
+    "emails.value",
+    "addresses",
+    f"{ENTERPRISE_USER_SCHEMA}:manager",
+    "USERNAME",
 ]
 OPS = ["add", "Add", "replace", "Replace", "REPLACE", "remove", "Remove"]
 
@@ -498,8 +619,11 @@ OPS = ["add", "Add", "replace", "Replace", "REPLACE", "remove", "Remove"]
 def operation(draw, fitting: dict, invalid_paths: list):
     """One PATCH operation: mostly well-formed, with a path that exists and a value that suits it."""
     shape = draw(st.integers(0, 9))
-    op = draw(st.sampled_from(OPS)) if shape < 8 else draw(st.one_of(st.sampled_from(["move", "copy", ""]),
-                                                                     JSON_SCALARS))
+    op = (
+        draw(st.sampled_from(OPS))
+        if shape < 8
+        else draw(st.one_of(st.sampled_from(["move", "copy", ""]), JSON_SCALARS))
+    )
     shape = draw(st.integers(0, 9))
     if shape < 7:
         path = draw(st.sampled_from(list(fitting)))
@@ -552,11 +676,23 @@ def assert_atomic_patch(scim, path: str, document: dict) -> None:
 
 @pytest.fixture
 def patched_user(scim):
-    response = scim.post("/Users", {
-        **person("patch.me@acme.test", external_id="P1", given="Pat", family="Ch", display="Pat",
-                 email="patch.me@acme.test", department="Ops", location="London"),
-        "title": "Engineer", "phoneNumbers": [{"value": "+44 20 7946 0000", "type": "mobile"}],
-    })
+    response = scim.post(
+        "/Users",
+        {
+            **person(
+                "patch.me@acme.test",
+                external_id="P1",
+                given="Pat",
+                family="Ch",
+                display="Pat",
+                email="patch.me@acme.test",
+                department="Ops",
+                location="London",
+            ),
+            "title": "Engineer",
+            "phoneNumbers": [{"value": "+44 20 7946 0000", "type": "mobile"}],
+        },
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -564,8 +700,15 @@ def patched_user(scim):
 @pytest.fixture
 def patched_group(scim, acme):
     members = [actions.create_manual_user(acme.organisation, f"m{i}@acme.test") for i in range(3)]
-    response = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Patched", "externalId": "g-1",
-                                     "members": [{"value": str(u.scim_id)} for u in members[:2]]})
+    response = scim.post(
+        "/Groups",
+        {
+            "schemas": [CORE_GROUP],
+            "displayName": "Patched",
+            "externalId": "g-1",
+            "members": [{"value": str(u.scim_id)} for u in members[:2]],
+        },
+    )
     assert response.status_code == 201, response.content
     other = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": "Other"})
     assert other.status_code == 201
@@ -585,19 +728,38 @@ def group_fitting(group_id: str, member_ids: list[str]) -> dict:
     members = st.lists(st.fixed_dictionaries({"value": ids}, optional={"display": TEXT}), max_size=3)
     name = st.one_of(st.sampled_from(["Renamed", "Other", "other", "  ", "x" * 300]), TEXT)
     return {
-        "members": members, "displayName": name, "externalId": st.one_of(TEXT, st.none()),
+        "members": members,
+        "displayName": name,
+        "externalId": st.one_of(TEXT, st.none()),
         f"{CORE_GROUP}:displayName": name,
-        f'members[value eq "{member_ids[0]}"]': st.none(), f'members[value eq "{member_ids[2]}"]': st.none(),
+        f'members[value eq "{member_ids[0]}"]': st.none(),
+        f'members[value eq "{member_ids[2]}"]': st.none(),
         f'members[value eq "{member_ids[0]}" or value eq "{member_ids[1]}"]': st.none(),
-        None: st.fixed_dictionaries({}, optional={  # Okta's rename carries the group's own id
-            "displayName": name, "members": members, "externalId": TEXT,
-            "id": st.sampled_from([group_id, member_ids[0]]), "schemas": st.just([CORE_GROUP])}),
+        None: st.fixed_dictionaries(
+            {},
+            optional={  # Okta's rename carries the group's own id
+                "displayName": name,
+                "members": members,
+                "externalId": TEXT,
+                "id": st.sampled_from([group_id, member_ids[0]]),
+                "schemas": st.just([CORE_GROUP]),
+            },
+        ),
     }
 
 
 GROUP_INVALID_PATHS = [
-    "id", "meta.created", 'members[value eq "nobody"]', 'members[display eq "x"]', "members[", "colour", "",
-    "members.value", 'members[value eq "x"].display', "MEMBERS", "urn:example:nothing:attr",
+    "id",
+    "meta.created",
+    'members[value eq "nobody"]',
+    'members[display eq "x"]',
+    "members[",
+    "colour",
+    "",
+    "members.value",
+    'members[value eq "x"].display',
+    "MEMBERS",
+    "urn:example:nothing:attr",
 ]
 
 
@@ -613,20 +775,30 @@ def test_a_random_group_patch_is_applied_whole_or_not_at_all(scim, patched_group
 
 # Anything on every endpoint ----------------------------------------------------------------
 
-GROUP_ATTRIBUTES = [Attribute("displayName"), Attribute("externalId", case_exact=True), Attribute("members"),
-                    Attribute("members.value"), Attribute("id"), Attribute("meta.created"),
-                    Attribute("meta.lastModified"), Attribute("title"), Attribute("nickName")]
+GROUP_ATTRIBUTES = [
+    Attribute("displayName"),
+    Attribute("externalId", case_exact=True),
+    Attribute("members"),
+    Attribute("members.value"),
+    Attribute("id"),
+    Attribute("meta.created"),
+    Attribute("meta.lastModified"),
+    Attribute("title"),
+    Attribute("nickName"),
+]
 PARAMETERS = ["filter", "count", "startIndex", "sortBy", "sortOrder", "attributes", "excludedAttributes"]
 
 
 @st.composite
 def any_filter(draw, pool):
-    return draw(st.one_of(
-        filters(pool).map(lambda pair: pair[0]),
-        comparison(pool, GROUP_ATTRIBUTES).map(lambda pair: pair[0]),
-        st.text(max_size=40),
-        st.text(alphabet='()[]" .andornotpreqcosw', max_size=40),
-    ))
+    return draw(
+        st.one_of(
+            filters(pool).map(lambda pair: pair[0]),
+            comparison(pool, GROUP_ATTRIBUTES).map(lambda pair: pair[0]),
+            st.text(max_size=40),
+            st.text(alphabet='()[]" .andornotpreqcosw', max_size=40),
+        )
+    )
 
 
 @st.composite
@@ -636,31 +808,78 @@ def parameters(draw, pool):
         if name == "filter":
             params[name] = draw(any_filter(pool))
         else:
-            params[name] = draw(st.one_of(
-                st.text(max_size=12), st.integers(-(10**20), 10**20).map(str),
-                st.sampled_from(["userName", "displayName", "members", "name.familyName", "descending", "emails",
-                                 f"{ENTERPRISE_USER_SCHEMA}:department", "meta.lastModified", "id,members"]),
-            ))
+            params[name] = draw(
+                st.one_of(
+                    st.text(max_size=12),
+                    st.integers(-(10**20), 10**20).map(str),
+                    st.sampled_from(
+                        [
+                            "userName",
+                            "displayName",
+                            "members",
+                            "name.familyName",
+                            "descending",
+                            "emails",
+                            f"{ENTERPRISE_USER_SCHEMA}:department",
+                            "meta.lastModified",
+                            "id,members",
+                        ]
+                    ),
+                )
+            )
     return params
 
 
 @st.composite
 def bodies(draw, pool):
-    keys = ["schemas", "userName", "displayName", "members", "externalId", "active", "emails", "name",
-            "Operations", "filter", "startIndex", "count", "attributes", "excludedAttributes", "id", "meta",
-            ENTERPRISE_USER_SCHEMA, KLAXON_USER_SCHEMA]
+    keys = [
+        "schemas",
+        "userName",
+        "displayName",
+        "members",
+        "externalId",
+        "active",
+        "emails",
+        "name",
+        "Operations",
+        "filter",
+        "startIndex",
+        "count",
+        "attributes",
+        "excludedAttributes",
+        "id",
+        "meta",
+        ENTERPRISE_USER_SCHEMA,
+        KLAXON_USER_SCHEMA,
+    ]
     shaped = st.dictionaries(st.sampled_from(keys), st.one_of(JSON, any_filter(pool)), max_size=5)
     return draw(st.one_of(shaped, shaped, JSON))
 
 
 ENDPOINTS = [
-    ("get", "/Users"), ("post", "/Users"), ("get", "/Users/{user}"), ("put", "/Users/{user}"),
-    ("patch", "/Users/{user}"), ("delete", "/Users/{user}"), ("post", "/Users/.search"),
-    ("get", "/Groups"), ("post", "/Groups"), ("get", "/Groups/{group}"), ("put", "/Groups/{group}"),
-    ("patch", "/Groups/{group}"), ("delete", "/Groups/{group}"), ("post", "/Groups/.search"),
-    ("post", "/.search"), ("get", "/ServiceProviderConfig"), ("get", "/ResourceTypes"), ("get", "/Schemas"),
-    ("get", f"/Schemas/{CORE_USER_SCHEMA}"), ("get", "/ResourceTypes/User"), ("post", "/Bulk"),
-    ("get", "/Users/not-an-id"), ("put", "/Groups/00000000-0000-0000-0000-000000000000"),
+    ("get", "/Users"),
+    ("post", "/Users"),
+    ("get", "/Users/{user}"),
+    ("put", "/Users/{user}"),
+    ("patch", "/Users/{user}"),
+    ("delete", "/Users/{user}"),
+    ("post", "/Users/.search"),
+    ("get", "/Groups"),
+    ("post", "/Groups"),
+    ("get", "/Groups/{group}"),
+    ("put", "/Groups/{group}"),
+    ("patch", "/Groups/{group}"),
+    ("delete", "/Groups/{group}"),
+    ("post", "/Groups/.search"),
+    ("post", "/.search"),
+    ("get", "/ServiceProviderConfig"),
+    ("get", "/ResourceTypes"),
+    ("get", "/Schemas"),
+    ("get", f"/Schemas/{CORE_USER_SCHEMA}"),
+    ("get", "/ResourceTypes/User"),
+    ("post", "/Bulk"),
+    ("get", "/Users/not-an-id"),
+    ("put", "/Groups/00000000-0000-0000-0000-000000000000"),
 ]
 
 

@@ -129,7 +129,11 @@ def test_entra_test_connection_gets_an_empty_list_response(scim):
     assert response.status_code == 200
     assert response["Content-Type"] == SCIM_MEDIA_TYPE
     assert response.json() == {
-        "schemas": [LIST_RESPONSE_SCHEMA], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": [],
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": 0,
+        "startIndex": 1,
+        "itemsPerPage": 0,
+        "Resources": [],
     }
 
 
@@ -168,7 +172,11 @@ def test_created_user_keeps_location_and_phone_as_sent_while_klaxon_uses_the_mat
     assert (user.idp_location, user.idp_notification_phone) == (" london ", "07400 123456")
     assert document[KLAXON_USER_SCHEMA] == {"location": " london ", "notificationPhoneNumber": "07400 123456"}
     assert (user.user_name, user.email, user.given_name, user.family_name, user.display_name) == (
-        ENTRA_USER_NAME, ENTRA_EMAIL, "Bea", "Jensen", "Bea Jensen",
+        ENTRA_USER_NAME,
+        ENTRA_EMAIL,
+        "Bea",
+        "Jensen",
+        "Bea Jensen",
     )
     assert (user.department, user.employee_number) == ("Operations", "E-1042")
     assert user.source == User.Source.IDENTITY_PROVIDER
@@ -427,8 +435,14 @@ def test_entra_patch_without_the_feature_flag_one_replace_per_path(scim):
     )
     assert meta["version"] == response["ETag"] != created["meta"]["version"]
     user = stored(created["id"])
-    assert (user.display_name, user.email, user.given_name, user.family_name, user.external_id,
-            user.employee_number) == ("Pvlo", "TestBcwqnm@test.microsoft.com", "Gtfd", "Pkqf", "Eqpj", "Eqpj")
+    assert (
+        user.display_name,
+        user.email,
+        user.given_name,
+        user.family_name,
+        user.external_id,
+        user.employee_number,
+    ) == ("Pvlo", "TestBcwqnm@test.microsoft.com", "Gtfd", "Pkqf", "Eqpj", "Eqpj")
     assert scim.get(f"/Users/{created['id']}").json() == response.json()
 
 
@@ -707,8 +721,11 @@ def test_delete_answers_204_then_404_everywhere(scim):
 def manual_user(acme) -> User:
     """Someone an administrator added before synchronisation was switched on."""
     return create_manual_user(
-        acme.organisation, "Bea.Jensen@contoso.com", email="bea.jensen@contoso.com",
-        given_name="Bea", family_name="Jensen",
+        acme.organisation,
+        "Bea.Jensen@contoso.com",
+        email="bea.jensen@contoso.com",
+        given_name="Bea",
+        family_name="Jensen",
     )
 
 
@@ -817,8 +834,9 @@ def test_application_json_bodies_are_accepted_and_answered_in_scim_json(scim):
 
     assert response.status_code == 201
     assert response["Content-Type"] == SCIM_MEDIA_TYPE
-    patched = scim.patch(f"/Users/{response.json()['id']}", load("entra/disable_boolean"),
-                         content_type="application/json")
+    patched = scim.patch(
+        f"/Users/{response.json()['id']}", load("entra/disable_boolean"), content_type="application/json"
+    )
     assert patched.status_code == 200
     assert patched["Content-Type"] == SCIM_MEDIA_TYPE
 

@@ -5,7 +5,6 @@ validators"): attribute names in any letter case (RFC 7643 §2.1), complete firs
 conflicts that name the clashing attribute, and `attributes` that are names, not filters.
 """
 
-import json
 from io import StringIO
 from urllib.parse import quote
 
@@ -29,19 +28,31 @@ def document_of(scim, scim_id) -> dict:
 
 def stored(scim_id) -> dict:
     person = User.objects.select_related("location").get(scim_id=scim_id)
-    return {"given": person.given_name, "family": person.family_name, "display": person.display_name,
-            "email": person.email, "department": person.department, "location": person.location.name,
-            "phone": person.notification_phone, "active": person.is_active,
-            "attributes": person.scim_attributes}
+    return {
+        "given": person.given_name,
+        "family": person.family_name,
+        "display": person.display_name,
+        "email": person.email,
+        "department": person.department,
+        "location": person.location.name,
+        "phone": person.notification_phone,
+        "active": person.is_active,
+        "attributes": person.scim_attributes,
+    }
 
 
 # 1. Enterprise extension attributes in any case, manager included ---------------------
 
 
 @pytest.mark.parametrize("urn", cases(ENTERPRISE))
-@pytest.mark.parametrize("department, manager, value", [
-    ("Department", "Manager", "Value"), ("department", "manager", "Value"), ("DEPARTMENT", "MANAGER", "VALUE"),
-])
+@pytest.mark.parametrize(
+    "department, manager, value",
+    [
+        ("Department", "Manager", "Value"),
+        ("department", "manager", "Value"),
+        ("DEPARTMENT", "MANAGER", "VALUE"),
+    ],
+)
 def test_the_manager_is_stored_whatever_the_case_of_its_names(scim, acme, urn, department, manager, value):
     body = new_user("bea@acme.test", **{urn: {department: "Ops", manager: {value: str(acme.admin.scim_id)}}})
     body["schemas"] = [CORE_USER, urn]
@@ -59,8 +70,10 @@ def test_the_manager_is_stored_whatever_the_case_of_its_names(scim, acme, urn, d
 def test_a_patch_of_the_manager_by_path_in_any_case_is_stored(scim, acme, path):
     created = scim.post("/Users", new_user("bea@acme.test")).json()
 
-    response = scim.patch(f"/Users/{created['id']}",
-                          patch_op({"op": "replace", "path": path, "value": {"Value": str(acme.admin.scim_id)}}))
+    response = scim.patch(
+        f"/Users/{created['id']}",
+        patch_op({"op": "replace", "path": path, "value": {"Value": str(acme.admin.scim_id)}}),
+    )
 
     assert response.status_code == 200, response.content
     assert document_of(scim, created["id"])[ENTERPRISE]["manager"]["value"] == str(acme.admin.scim_id)
@@ -91,8 +104,18 @@ def test_manager_ref_and_display_name_are_optional_on_input(scim, acme):
 
 
 def test_the_first_person_of_a_new_organisation_has_a_given_and_family_name(client, db):
-    call_command("bootstrap_site", "--organisation", "New Co", "--slug", "newco",
-                 "--admin-email", "boss@newco.test", "--admin-name", "Grace Hopper", stdout=StringIO())
+    call_command(
+        "bootstrap_site",
+        "--organisation",
+        "New Co",
+        "--slug",
+        "newco",
+        "--admin-email",
+        "boss@newco.test",
+        "--admin-name",
+        "Grace Hopper",
+        stdout=StringIO(),
+    )
     scim = ScimClient(client, type("Tenant", (), {"organisation": Organisation.objects.get(slug="newco")})())
 
     first = scim.get("/Users?count=1&startIndex=1").json()["Resources"][0]
@@ -103,8 +126,16 @@ def test_the_first_person_of_a_new_organisation_has_a_given_and_family_name(clie
 
 
 def test_bootstrap_gives_the_administrator_a_sensible_default_name(db):
-    call_command("bootstrap_site", "--organisation", "New Co", "--slug", "newco",
-                 "--admin-email", "boss@newco.test", stdout=StringIO())
+    call_command(
+        "bootstrap_site",
+        "--organisation",
+        "New Co",
+        "--slug",
+        "newco",
+        "--admin-email",
+        "boss@newco.test",
+        stdout=StringIO(),
+    )
 
     admin = User.objects.get(user_name="boss@newco.test")
     assert (admin.given_name, admin.family_name) == ("Site", "Administrator")
@@ -129,10 +160,16 @@ def test_a_group_clashing_by_display_name_names_display_name(scim):
     assert body["detail"] == "displayName 'OPS' is already taken by another group in this organisation."
 
 
-@pytest.mark.parametrize("second, detail", [
-    (new_user("SAM@acme.test", externalId="e-2"), "userName 'SAM@acme.test' is already taken in this organisation."),
-    (new_user("other@acme.test", externalId="e-1"), "externalId 'e-1' is already taken in this organisation."),
-])
+@pytest.mark.parametrize(
+    "second, detail",
+    [
+        (
+            new_user("SAM@acme.test", externalId="e-2"),
+            "userName 'SAM@acme.test' is already taken in this organisation.",
+        ),
+        (new_user("other@acme.test", externalId="e-1"), "externalId 'e-1' is already taken in this organisation."),
+    ],
+)
 def test_a_user_conflict_names_the_attribute_and_value_that_clash(scim, second, detail):
     assert scim.post("/Users", new_user("sam@acme.test", externalId="e-1")).status_code == 201
 
@@ -154,7 +191,10 @@ def test_a_value_filter_in_attributes_is_400_invalid_value(scim, acme, parameter
 # 5. Every client-supplied attribute name, in three letter cases ------------------------
 
 POST_NAMES = [
-    ("userName", "sam@acme.test"), ("displayName", "Sam Smith"), ("active", True), ("externalId", "x-1"),
+    ("userName", "sam@acme.test"),
+    ("displayName", "Sam Smith"),
+    ("active", True),
+    ("externalId", "x-1"),
     ("title", "Engineer"),
 ]
 
@@ -184,26 +224,33 @@ def _same(results: list) -> None:
 
 def test_post_body_attribute_names_fold_case(scim, acme):
     def factory(case, index):
-        body = {"schemas": [CORE_USER, ENTERPRISE, KLAXON], case("userName"): f"u{index}@acme.test",
-                case("name"): {case("givenName"): "Sam", case("familyName"): "Smith"},
-                case("displayName"): "Sam Smith", case("active"): True,
-                case("emails"): [{case("value"): "sam@acme.test", case("type"): "work", case("primary"): True}],
-                case(ENTERPRISE): {case("department"): "Ops", case("employeeNumber"): "42"},
-                case(KLAXON): {case("location"): "Leeds", case("notificationPhoneNumber"): "07700 900123"}}
+        body = {
+            "schemas": [CORE_USER, ENTERPRISE, KLAXON],
+            case("userName"): f"u{index}@acme.test",
+            case("name"): {case("givenName"): "Sam", case("familyName"): "Smith"},
+            case("displayName"): "Sam Smith",
+            case("active"): True,
+            case("emails"): [{case("value"): "sam@acme.test", case("type"): "work", case("primary"): True}],
+            case(ENTERPRISE): {case("department"): "Ops", case("employeeNumber"): "42"},
+            case(KLAXON): {case("location"): "Leeds", case("notificationPhoneNumber"): "07700 900123"},
+        }
         return _create(scim, body)
 
     _same(_results(scim, factory))
 
 
-@pytest.mark.parametrize("path, value", [
-    ("name.givenName", "Samuel"),
-    ("displayName", "Samuel Smith"),
-    ('emails[type eq "work"].value', "samuel@acme.test"),
-    (f"{ENTERPRISE}:department", "Sales"),
-    (f"{KLAXON}:location", "Leeds"),
-    (f"{KLAXON}:notificationPhoneNumber", "07700 900999"),
-    ("active", False),
-])
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        ("name.givenName", "Samuel"),
+        ("displayName", "Samuel Smith"),
+        ('emails[type eq "work"].value', "samuel@acme.test"),
+        (f"{ENTERPRISE}:department", "Sales"),
+        (f"{KLAXON}:location", "Leeds"),
+        (f"{KLAXON}:notificationPhoneNumber", "07700 900999"),
+        ("active", False),
+    ],
+)
 def test_patch_paths_fold_case(scim, acme, path, value):
     def factory(case, index):
         scim_id = _create(scim, new_user(f"p{index}@acme.test", emails=[{"value": "a@acme.test", "type": "work"}]))
@@ -214,14 +261,17 @@ def test_patch_paths_fold_case(scim, acme, path, value):
     _same(_results(scim, factory))
 
 
-@pytest.mark.parametrize("value", [
-    {"displayName": "Samuel Smith"},
-    {"name.givenName": "Samuel"},
-    {ENTERPRISE: {"department": "Sales"}},
-    {f"{ENTERPRISE}:department": "Sales"},
-    {KLAXON: {"location": "Leeds"}},
-    {f"{KLAXON}:location": "Leeds"},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"displayName": "Samuel Smith"},
+        {"name.givenName": "Samuel"},
+        {ENTERPRISE: {"department": "Sales"}},
+        {f"{ENTERPRISE}:department": "Sales"},
+        {KLAXON: {"location": "Leeds"}},
+        {f"{KLAXON}:location": "Leeds"},
+    ],
+)
 def test_path_less_patch_values_fold_case(scim, acme, value):
     def fold(item, case):
         return {case(k): (fold(v, case) if isinstance(v, dict) else v) for k, v in item.items()}
@@ -235,15 +285,30 @@ def test_path_less_patch_values_fold_case(scim, acme, value):
     _same(_results(scim, factory))
 
 
-@pytest.mark.parametrize("text", [
-    'userName eq "sam@acme.test"', 'name.familyName eq "Smith"', f'{ENTERPRISE}:department eq "Ops"',
-    f'{KLAXON}:location eq "Leeds"', 'emails[type eq "work"].value eq "sam@acme.test"',
-    'emails.value eq "sam@acme.test"', 'meta.created pr', 'externalId eq "x-1"',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'userName eq "sam@acme.test"',
+        'name.familyName eq "Smith"',
+        f'{ENTERPRISE}:department eq "Ops"',
+        f'{KLAXON}:location eq "Leeds"',
+        'emails[type eq "work"].value eq "sam@acme.test"',
+        'emails.value eq "sam@acme.test"',
+        "meta.created pr",
+        'externalId eq "x-1"',
+    ],
+)
 def test_filter_attribute_names_fold_case(scim, acme, text):
-    _create(scim, new_user("sam@acme.test", externalId="x-1", name={"familyName": "Smith"},
-                           emails=[{"value": "sam@acme.test", "type": "work"}],
-                           **{ENTERPRISE: {"department": "Ops"}, KLAXON: {"location": "Leeds"}}))
+    _create(
+        scim,
+        new_user(
+            "sam@acme.test",
+            externalId="x-1",
+            name={"familyName": "Smith"},
+            emails=[{"value": "sam@acme.test", "type": "work"}],
+            **{ENTERPRISE: {"department": "Ops"}, KLAXON: {"location": "Leeds"}},
+        ),
+    )
     name, _, rest = text.partition(" ")
 
     found = []
@@ -254,15 +319,27 @@ def test_filter_attribute_names_fold_case(scim, acme, text):
     assert found[0] == found[1] == found[2] and len(found[0]) >= 1
 
 
-@pytest.mark.parametrize("parameter, name", [
-    ("attributes", "name.givenName"), ("attributes", f"{ENTERPRISE}:department"),
-    ("excludedAttributes", "emails"), ("excludedAttributes", f"{KLAXON}:location"),
-    ("sortBy", "name.familyName"), ("sortBy", "userName"),
-])
+@pytest.mark.parametrize(
+    "parameter, name",
+    [
+        ("attributes", "name.givenName"),
+        ("attributes", f"{ENTERPRISE}:department"),
+        ("excludedAttributes", "emails"),
+        ("excludedAttributes", f"{KLAXON}:location"),
+        ("sortBy", "name.familyName"),
+        ("sortBy", "userName"),
+    ],
+)
 def test_attribute_parameters_fold_case(scim, acme, parameter, name):
-    _create(scim, new_user("sam@acme.test", name={"givenName": "Sam", "familyName": "Smith"},
-                           emails=[{"value": "sam@acme.test", "type": "work"}],
-                           **{ENTERPRISE: {"department": "Ops"}, KLAXON: {"location": "Leeds"}}))
+    _create(
+        scim,
+        new_user(
+            "sam@acme.test",
+            name={"givenName": "Sam", "familyName": "Smith"},
+            emails=[{"value": "sam@acme.test", "type": "work"}],
+            **{ENTERPRISE: {"department": "Ops"}, KLAXON: {"location": "Leeds"}},
+        ),
+    )
 
     answers = []
     for case in (str, str.lower, str.upper):
@@ -275,11 +352,20 @@ def test_attribute_parameters_fold_case(scim, acme, parameter, name):
 def test_group_body_attribute_names_fold_case(scim, acme):
     documents = []
     for index, case in enumerate((str, str.lower, str.upper)):
-        body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], case("displayName"): f"Team {index}",
-                case("externalId"): f"t-{index}", case("members"): [{case("value"): str(acme.user.scim_id)}]}
+        body = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            case("displayName"): f"Team {index}",
+            case("externalId"): f"t-{index}",
+            case("members"): [{case("value"): str(acme.user.scim_id)}],
+        }
         response = scim.post("/Groups", body)
         assert response.status_code == 201, (case, response.content)
         document = response.json()
-        documents.append((document["displayName"][:4], document.get("externalId", "")[:2],
-                          [m["value"] for m in document.get("members", [])]))
+        documents.append(
+            (
+                document["displayName"][:4],
+                document.get("externalId", "")[:2],
+                [m["value"] for m in document.get("members", [])],
+            )
+        )
     assert documents[0] == documents[1] == documents[2]

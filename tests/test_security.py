@@ -33,8 +33,9 @@ def production_manage(*args):
     """manage.py as a production process runs it. Leaves out DJANGO_ALLOW_ASYNC_UNSAFE, which
     tests/test_browser.py sets for this test process and `check --deploy` rightly refuses."""
     env = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**env, **PRODUCTION},
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**env, **PRODUCTION}, capture_output=True, text=True
+    )
 
 
 @pytest.fixture
@@ -48,7 +49,8 @@ def test_the_sign_in_page_carries_every_security_header(client, db):
     assert response.status_code == 200
     assert response["Content-Security-Policy"] == (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
     assert "camera=()" in response["Permissions-Policy"]
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
@@ -76,15 +78,28 @@ def test_no_template_has_inline_script_or_style(template):
 def test_the_portal_and_admin_pages_render_no_inline_script_or_style(staff_client, acme):
     # Django admin's own templates (Django 5.2) carry no inline code either, so the admin
     # needs no relaxed policy; this checks the pages Klaxon staff use most.
-    admin_pages = ["/admin/", "/admin/accounts/user/", f"/admin/accounts/user/{acme.user.pk}/change/",
-                   "/admin/accounts/organisation/add/", "/admin/locations/location/", "/admin/scim_sync/scimtoken/"]
+    admin_pages = [
+        "/admin/",
+        "/admin/accounts/user/",
+        f"/admin/accounts/user/{acme.user.pk}/change/",
+        "/admin/accounts/organisation/add/",
+        "/admin/locations/location/",
+        "/admin/scim_sync/scimtoken/",
+    ]
     for url in admin_pages:
         html = staff_client.get(url).content.decode()
         assert INLINE_CODE.findall(html) == [], url
     portal = Client()
     portal.force_login(acme.admin)
-    for url in ["/", "/people/", f"/people/{acme.user.pk}/", "/groups/", "/locations/",
-                "/configuration/synchronisation/", "/profile/"]:
+    for url in [
+        "/",
+        "/people/",
+        f"/people/{acme.user.pk}/",
+        "/groups/",
+        "/locations/",
+        "/configuration/synchronisation/",
+        "/profile/",
+    ]:
         response = portal.get(url)
         assert response.status_code == 200, url
         assert INLINE_CODE.findall(response.content.decode()) == [], url
@@ -93,11 +108,20 @@ def test_the_portal_and_admin_pages_render_no_inline_script_or_style(staff_clien
 @pytest.mark.django_db(transaction=True)
 def test_no_page_breaks_the_content_security_policy_in_a_real_browser(page, live_server, acme):  # noqa: F811
     violations = []
-    page.on("console", lambda message: violations.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     sign_in(page, "admin@acme.test")
-    for url in ["/", "/people/", f"/people/{acme.user.pk}/", "/groups/", "/locations/",
-                "/configuration/synchronisation/", "/profile/"]:
+    for url in [
+        "/",
+        "/people/",
+        f"/people/{acme.user.pk}/",
+        "/groups/",
+        "/locations/",
+        "/configuration/synchronisation/",
+        "/profile/",
+    ]:
         page.goto(url)
         assert page.url.endswith(url)
     page.goto("/configuration/synchronisation/")
@@ -111,8 +135,12 @@ def test_no_page_breaks_the_content_security_policy_in_a_real_browser(page, live
     page.locator("input[name=password]").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).not_to_have_url(re.compile(r"/login/"))
-    for url in ["/admin/", "/admin/accounts/user/", f"/admin/accounts/user/{acme.user.pk}/change/",
-                "/admin/locations/location/add/"]:
+    for url in [
+        "/admin/",
+        "/admin/accounts/user/",
+        f"/admin/accounts/user/{acme.user.pk}/change/",
+        "/admin/locations/location/add/",
+    ]:
         page.goto(url)
         assert page.url.endswith(url)
     assert violations == []
@@ -138,7 +166,8 @@ def test_a_post_without_the_csrf_token_is_refused_and_rotates_nothing(acme):
     assert ScimToken.objects.filter(organisation=acme.organisation).count() == 1
 
     sign_in_form = Client(enforce_csrf_checks=True).post(
-        "/sign-in/", {"organisation": "acme", "username": "admin@acme.test", "password": PASSWORD})
+        "/sign-in/", {"organisation": "acme", "username": "admin@acme.test", "password": PASSWORD}
+    )
     assert sign_in_form.status_code == 403
 
 

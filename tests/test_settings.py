@@ -23,8 +23,9 @@ PRODUCTION = {
 def manage(*args, **env):
     # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for their own process only.
     clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True
+    )
 
 
 def test_check_deploy_reports_no_errors_with_production_settings():

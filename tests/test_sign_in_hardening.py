@@ -34,8 +34,12 @@ REFUSED = "That organisation, username and password do not match an active accou
 
 
 def sign_in(client, login, password, *, organisation="acme", address=OWNER_ADDRESS, **headers):
-    return client.post(reverse("accounts:login"), {
-        "organisation": organisation, "username": login, "password": password}, REMOTE_ADDR=address, **headers)
+    return client.post(
+        reverse("accounts:login"),
+        {"organisation": organisation, "username": login, "password": password},
+        REMOTE_ADDR=address,
+        **headers,
+    )
 
 
 def signed_in_as(client):
@@ -50,7 +54,8 @@ def form_errors(response) -> list[str]:
 def ada(acme):
     """A site administrator whose username is not her e-mail address."""
     return actions.create_manual_user(
-        acme.organisation, "ada", email="ada@acme.test", password="ada-own-passphrase", role=User.Role.SITE_ADMIN)
+        acme.organisation, "ada", email="ada@acme.test", password="ada-own-passphrase", role=User.Role.SITE_ADMIN
+    )
 
 
 # Who a login names --------------------------------------------------------------------
@@ -74,7 +79,8 @@ def test_a_provider_created_person_whose_username_is_her_address_does_not_lock_h
 
 def test_a_username_match_that_can_sign_in_wins_over_an_email_match(acme, ada):
     sam = actions.create_manual_user(
-        acme.organisation, "ada@acme.test", email="sam@acme.test", password="sam-passphrase")
+        acme.organisation, "ada@acme.test", email="sam@acme.test", password="sam-passphrase"
+    )
 
     first, second = Client(), Client()
     assert sign_in(first, "ada@acme.test", "sam-passphrase").status_code == 302
@@ -101,14 +107,16 @@ def test_a_password_that_fits_several_people_sharing_an_address_asks_for_the_use
     response = sign_in(client, "desk@acme.test", "shared-passphrase")
 
     assert form_errors(response) == [
-        "That password fits more than one account with this e-mail address: sign in with your username."]
+        "That password fits more than one account with this e-mail address: sign in with your username."
+    ]
     assert signed_in_as(client) is None
     assert sign_in(client, "desk-2", "shared-passphrase").status_code == 302
 
 
 def test_deactivated_people_sharing_an_address_do_not_count(client, acme, ada):
     other = actions.create_manual_user(
-        acme.organisation, "old-ada", email="ada@acme.test", password="ada-own-passphrase")
+        acme.organisation, "old-ada", email="ada@acme.test", password="ada-own-passphrase"
+    )
     actions.deactivate_user(other)
 
     assert sign_in(client, "ada@acme.test", "ada-own-passphrase").status_code == 302
@@ -184,8 +192,7 @@ def test_every_spelling_of_one_persons_login_counts_together(acme):
 
 def test_unknown_logins_count_by_their_identity_key(client, acme):
     # Full case folding: "groß" and "GROSS" are one name (accounts/identity.py).
-    for login in ("gross@acme.test", "GROSS@acme.test", "groß@acme.test", "Groß@Acme.Test",
-                  "ｇｒｏｓｓ@ACME.TEST"):
+    for login in ("gross@acme.test", "GROSS@acme.test", "groß@acme.test", "Groß@Acme.Test", "ｇｒｏｓｓ@ACME.TEST"):
         assert form_errors(sign_in(client, login, "wrong")) == [REFUSED]
 
     assert THROTTLED in form_errors(sign_in(client, "gross@acme.test", "wrong"))[0]
@@ -231,8 +238,12 @@ def test_behind_trusted_proxies_strangers_are_counted_at_their_own_forwarded_add
     stranger = Client()
     for _ in range(10):
         sign_in(stranger, "jo@acme.test", "guess", address=proxy, HTTP_X_FORWARDED_FOR=STRANGER_ADDRESS)
-    assert THROTTLED in form_errors(
-        sign_in(stranger, "jo@acme.test", PASSWORD, address=proxy, HTTP_X_FORWARDED_FOR=STRANGER_ADDRESS))[0]
+    assert (
+        THROTTLED
+        in form_errors(
+            sign_in(stranger, "jo@acme.test", PASSWORD, address=proxy, HTTP_X_FORWARDED_FOR=STRANGER_ADDRESS)
+        )[0]
+    )
 
     owner = Client()
     response = sign_in(owner, "jo@acme.test", PASSWORD, address=proxy, HTTP_X_FORWARDED_FOR=OWNER_ADDRESS)
@@ -328,7 +339,8 @@ def test_after_five_wrong_passwords_even_the_right_one_is_refused_until_the_wind
 
     assert refused.status_code == 200
     assert refused.context["form"].errors["password"] == [
-        "Too many wrong passwords for this account. Wait 15 minutes, then try again."]
+        "Too many wrong passwords for this account. Wait 15 minutes, then try again."
+    ]
     assert signed_in_as(owner) == str(acme.admin.pk)
     monkeypatch.setattr(counters, "clock", lambda: now + throttle.WINDOW_SECONDS)
     assert confirm(owner, PASSWORD).url == "/people/"
@@ -349,8 +361,9 @@ def test_a_right_password_at_confirmation_clears_the_failures(acme):
 
 
 def ask_for_reset(client, email, *, organisation="acme", address=OWNER_ADDRESS):
-    return client.post(reverse("accounts:password-reset"), {"organisation": organisation, "email": email},
-                       REMOTE_ADDR=address)
+    return client.post(
+        reverse("accounts:password-reset"), {"organisation": organisation, "email": email}, REMOTE_ADDR=address
+    )
 
 
 def test_at_most_three_reset_mails_an_hour_go_to_one_address_and_the_answer_never_changes(client, acme, mailoutbox):

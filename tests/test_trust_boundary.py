@@ -38,18 +38,27 @@ def find_by_user_name(scim, user_name: str) -> dict:
 
 
 def replace_emails(scim, scim_id: str, address: str):
-    return scim.patch(f"/Users/{scim_id}", {
-        "schemas": [PATCH_OP],
-        "Operations": [{"op": "replace", "path": "emails",
-                        "value": [{"value": address, "type": "work", "primary": True}]}],
-    })
+    return scim.patch(
+        f"/Users/{scim_id}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {"op": "replace", "path": "emails", "value": [{"value": address, "type": "work", "primary": True}]}
+            ],
+        },
+    )
 
 
 def create_over_scim(scim, user_name: str, email: str) -> dict:
-    response = scim.post("/Users", {
-        "schemas": [CORE_USER], "userName": user_name, "active": True,
-        "emails": [{"value": email, "type": "work", "primary": True}],
-    })
+    response = scim.post(
+        "/Users",
+        {
+            "schemas": [CORE_USER],
+            "userName": user_name,
+            "active": True,
+            "emails": [{"value": email, "type": "work", "primary": True}],
+        },
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -61,8 +70,9 @@ def ask_for_reset(client, organisation: str, email: str):
 
 
 def sign_in(client, organisation: str, login: str, password: str):
-    return client.post(reverse("accounts:login"),
-                       {"organisation": organisation, "username": login, "password": password})
+    return client.post(
+        reverse("accounts:login"), {"organisation": organisation, "username": login, "password": password}
+    )
 
 
 def mail_to(outbox, address: str) -> list:
@@ -76,8 +86,11 @@ def links_in(message) -> list[str]:
 def set_password_through(client, link: str, password: str = NEW_PASSWORD):
     """Open an invitation or reset link and choose a password; the final response."""
     response = client.get(link, follow=True)
-    return client.post(response.redirect_chain[-1][0] if response.redirect_chain else link,
-                       {"new_password1": password, "new_password2": password}, follow=True)
+    return client.post(
+        response.redirect_chain[-1][0] if response.redirect_chain else link,
+        {"new_password1": password, "new_password2": password},
+        follow=True,
+    )
 
 
 @pytest.fixture
@@ -103,7 +116,8 @@ def test_the_reviewers_attack_with_only_the_scim_token_gets_no_session_for_anyon
 ):
     attacker = scim.client  # the same browser the attacker uses for SCIM and the public pages
     second_admin = actions.create_manual_user(
-        acme.organisation, "ops@acme.test", email="ops@acme.test", password=PASSWORD, role=User.Role.SITE_ADMIN)
+        acme.organisation, "ops@acme.test", email="ops@acme.test", password=PASSWORD, role=User.Role.SITE_ADMIN
+    )
     owner = Client()
     assert sign_in(owner, "acme", "admin@acme.test", PASSWORD).status_code == 302
     owner_session = owner.session.session_key
@@ -145,8 +159,15 @@ def test_the_reviewers_attack_with_only_the_scim_token_gets_no_session_for_anyon
     assert sign_in(Client(), "acme", "admin@acme.test", PASSWORD).status_code == 302
 
     # 6. The attacker tries to sign in as everyone they touched, with the addresses they set.
-    for login in (ATTACKER, "evil+2@attacker.test", "mallory@attacker.test", "mallory@acme.test",
-                  "admin@acme.test", "ops@acme.test", "twin@acme.test"):
+    for login in (
+        ATTACKER,
+        "evil+2@attacker.test",
+        "mallory@attacker.test",
+        "mallory@acme.test",
+        "admin@acme.test",
+        "ops@acme.test",
+        "twin@acme.test",
+    ):
         for guess in ("password", NEW_PASSWORD, "correct-horse"):
             assert sign_in(attacker, "acme", login, guess).status_code == 200
 

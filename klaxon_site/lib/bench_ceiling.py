@@ -17,7 +17,8 @@ def ceiling(request, slug):
     name = request.GET.get("name", "")
     row = (
         User.objects.filter(organisation__slug=slug, user_name_key=identity_key(name))
-        .values("pk", "organisation_id").first()
+        .values("pk", "organisation_id")
+        .first()
     )
     if row:
         ScimActivity.objects.create(

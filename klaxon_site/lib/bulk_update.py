@@ -26,10 +26,9 @@ def update_rows(model, fields: list[str], objects: list) -> int:
     assignments = ", ".join(f"{name} = v.{name}" for name in names[1:])
     with connection.cursor() as cursor:
         for start in range(0, len(objects), per_statement):
-            chunk = objects[start:start + per_statement]
+            chunk = objects[start : start + per_statement]
             params = [
-                field.get_db_prep_save(getattr(obj, field.attname), connection)
-                for obj in chunk for field in columns
+                field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in chunk for field in columns
             ]
             cursor.execute(
                 f"WITH v ({', '.join(names)}) AS (VALUES {', '.join([placeholder] * len(chunk))}) "

@@ -10,22 +10,26 @@ import contextvars
 import json
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # Set by klaxon_site.middleware.RequestIdMiddleware for the duration of one request.
-request_context: contextvars.ContextVar[dict] = contextvars.ContextVar("klaxon_request", default={})
+request_context: contextvars.ContextVar[dict] = contextvars.ContextVar("klaxon_request", default={})  # noqa: B039 (never mutated: replaced per request)
 
 REDACTED = "[redacted]"
 _RULES = [
     # An Authorization header however it is printed ("Authorization: Bearer …", {'Authorization': '…'}).
-    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic|token)\s+)?[^\s'\",}]+"),
-     rf"\g<1>{REDACTED}"),
+    (
+        re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic|token)\s+)?[^\s'\",}]+"),
+        rf"\g<1>{REDACTED}",
+    ),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]+"), rf"\g<1> {REDACTED}"),
     # Klaxon SCIM tokens: klx_ + token_urlsafe characters.
     (re.compile(r"klx_[A-Za-z0-9_\-]+"), f"klx_{REDACTED}"),
     # SCIM filters quote userName, emails and phone numbers: drop the whole expression.
-    (re.compile(r"(?i)(\bfilter['\"]?\s*[=:]\s*)(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^&\n]+)"),
-     rf"\g<1>{REDACTED}"),
+    (
+        re.compile(r"(?i)(\bfilter['\"]?\s*[=:]\s*)(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^&\n]+)"),
+        rf"\g<1>{REDACTED}",
+    ),
     # The endpoint key in a SCIM URL: the first four characters are enough to tell them apart.
     (re.compile(r"(/scim/v2/[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]{12,60}"), r"\g<1>…"),
     # Phone numbers: E.164 with or without separators, and any run of 7 or more digits.
@@ -57,7 +61,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),

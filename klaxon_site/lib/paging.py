@@ -49,8 +49,8 @@ def rows_at(queryset, offset: int, limit: int, bookmark: Bookmark | None = None,
     if bookmark:
         queryset, offset = queryset.filter(pk__gt=bookmark.key), offset - bookmark.position
         if offset <= DIRECT_WALK:
-            return list(read(queryset)[offset:offset + limit])
-    keys = list(queryset.values_list("pk", flat=True)[offset:offset + limit])
+            return list(read(queryset)[offset : offset + limit])
+    keys = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
     if not keys:
         return []
     if connection.vendor == "postgresql":

@@ -16,5 +16,5 @@ def load(name: str, **placeholders: str) -> dict:
     for key, value in placeholders.items():
         text = text.replace("{{" + key + "}}", value)
     if "{{" in text:
-        raise KeyError(f"{name}.json still has a placeholder: {text[text.index('{{'):][:40]}")
+        raise KeyError(f"{name}.json still has a placeholder: {text[text.index('{{') :][:40]}")
     return json.loads(text)

@@ -24,13 +24,22 @@ class Command(BaseCommand):
         parser.add_argument("--organisation", required=True, help="Organisation name, e.g. 'Acme Ltd'.")
         parser.add_argument("--slug", required=True, help="Short name typed at sign-in, e.g. 'acme'.")
         parser.add_argument("--admin-email", required=True, help="E-mail (and userName) of the site administrator.")
-        parser.add_argument("--admin-name", default="Site Administrator",
-                            help="Given and family name of the site administrator, e.g. 'Ada Lovelace' (the last "
-                                 "word is the family name; default 'Site Administrator'). Identity providers' "
-                                 "validators expect every person to have both.")
-        parser.add_argument("--admin-password", help="Password to set; a random one is generated for a new administrator.")
-        parser.add_argument("--locations", default="", help="Comma-separated location names to ensure, e.g. 'London,Leeds'.")
-        parser.add_argument("--phone-region", default="GB", help="ISO 3166 region for national phone numbers (default GB).")
+        parser.add_argument(
+            "--admin-name",
+            default="Site Administrator",
+            help="Given and family name of the site administrator, e.g. 'Ada Lovelace' (the last "
+            "word is the family name; default 'Site Administrator'). Identity providers' "
+            "validators expect every person to have both.",
+        )
+        parser.add_argument(
+            "--admin-password", help="Password to set; a random one is generated for a new administrator."
+        )
+        parser.add_argument(
+            "--locations", default="", help="Comma-separated location names to ensure, e.g. 'London,Leeds'."
+        )
+        parser.add_argument(
+            "--phone-region", default="GB", help="ISO 3166 region for national phone numbers (default GB)."
+        )
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     @transaction.atomic
@@ -64,8 +73,9 @@ class Command(BaseCommand):
                 if admin.role != User.Role.SITE_ADMIN:
                     admin.role = User.Role.SITE_ADMIN
                     admin.save(update_fields=["role"])
-                if not admin.is_idp_managed and (options["admin_name"] != "Site Administrator"
-                                                 or not (admin.given_name and admin.family_name)):
+                if not admin.is_idp_managed and (
+                    options["admin_name"] != "Site Administrator" or not (admin.given_name and admin.family_name)
+                ):
                     admin.given_name, admin.family_name = names["given_name"], names["family_name"]
                     admin.save(update_fields=["given_name", "family_name"])
                 if not admin.is_active:

@@ -20,8 +20,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print one JSON list instead of text.")
-        parser.add_argument("--fix", action="store_true",
-                            help="Recompute the key of each listed row that no longer clashes.")
+        parser.add_argument(
+            "--fix", action="store_true", help="Recompute the key of each listed row that no longer clashes."
+        )
 
     def handle(self, *args, **options):
         found = []
@@ -33,15 +34,22 @@ class Command(BaseCommand):
             for row in model.objects.filter(**{f"{key_field}__isnull": True}).select_related("organisation"):
                 if options["fix"] and self._fix(row, key_field):
                     continue
-                found.append({"kind": kind, "id": row.pk, "organisation": row.organisation.slug if row.organisation
-                              else None, "name": getattr(row, name_field)})
+                found.append(
+                    {
+                        "kind": kind,
+                        "id": row.pk,
+                        "organisation": row.organisation.slug if row.organisation else None,
+                        "name": getattr(row, name_field),
+                    }
+                )
         if options["json"]:
             self.stdout.write(json.dumps(found))
         elif not found:
             self.stdout.write("No look-alike names.")
         for item in [] if options["json"] else found:
-            self.stdout.write(f"{item['organisation']}: {item['kind']} {item['id']} {item['name']!r} "
-                              "looks like another name")
+            self.stdout.write(
+                f"{item['organisation']}: {item['kind']} {item['id']} {item['name']!r} looks like another name"
+            )
         if found:
             raise SystemExit(1)
 

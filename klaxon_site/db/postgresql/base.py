@@ -16,7 +16,7 @@ from django.db.backends.postgresql import base
 class DatabaseWrapper(base.DatabaseWrapper):
     def init_connection_state(self):
         super().init_connection_state()
-        if self.timezone == datetime.timezone.utc:
+        if self.timezone == datetime.UTC:
             _register_c_timestamp_loader(self.connection)
 
 
@@ -30,7 +30,7 @@ def _register_c_timestamp_loader(connection) -> None:
         return
 
     class UtcTimestamptzLoader(TimestamptzLoader):
-        timezone = datetime.timezone.utc  # what Django compares before overriding it per cursor
+        timezone = datetime.UTC  # what Django compares before overriding it per cursor
 
         def __init__(self, oid, context=None):
             super().__init__(oid, context)

@@ -42,14 +42,24 @@ class Command(BaseCommand):
             except Exception as error:
                 failed.append(f"{organisation.slug}: {error}")
         if options["json"]:
-            self.stdout.write(json.dumps({
-                "organisations": [
-                    {"organisation": r.organisation, "open": r.open, "notified": r.notified, "cleared": r.cleared}
-                    for r in results
-                ],
-                "notifications_sent": sum(len(r.notified) for r in results),
-                "failed": failed,
-            }, indent=2))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "organisations": [
+                            {
+                                "organisation": r.organisation,
+                                "open": r.open,
+                                "notified": r.notified,
+                                "cleared": r.cleared,
+                            }
+                            for r in results
+                        ],
+                        "notifications_sent": sum(len(r.notified) for r in results),
+                        "failed": failed,
+                    },
+                    indent=2,
+                )
+            )
         else:
             self.report(results)
         if failed:
@@ -63,6 +73,8 @@ class Command(BaseCommand):
             if r.cleared:
                 line += f" [cleared: {', '.join(r.cleared)}]"
             self.stdout.write(line)
-        self.stdout.write(f"{len(results)} organisation(s) checked, "
-                          f"{sum(len(r.open) for r in results)} open alert(s), "
-                          f"{sum(len(r.notified) for r in results)} notification(s) sent.")
+        self.stdout.write(
+            f"{len(results)} organisation(s) checked, "
+            f"{sum(len(r.open) for r in results)} open alert(s), "
+            f"{sum(len(r.notified) for r in results)} notification(s) sent."
+        )

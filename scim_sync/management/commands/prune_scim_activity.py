@@ -12,8 +12,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--days", type=int, default=None,
-            help=f"Keep this many days of activity (default KLAXON_SCIM_LOG_DAYS, now {settings.KLAXON_SCIM_LOG_DAYS}).",
+            "--days",
+            type=int,
+            default=None,
+            help="Keep this many days of activity (default KLAXON_SCIM_LOG_DAYS, "
+            f"now {settings.KLAXON_SCIM_LOG_DAYS}).",
         )
 
     def handle(self, *args, **options):

@@ -18,10 +18,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("slug", help="Organisation slug, e.g. 'acme'.")
-        parser.add_argument("--rotate-token", action="store_true", help="Generate a new token; the old one stops working after --grace.")
-        parser.add_argument("--rotate-endpoint", action="store_true", help="Give the endpoint a new key: the old URL answers 404 at once.")
         parser.add_argument(
-            "--grace", choices=list(credentials.GRACE_CHOICES),
+            "--rotate-token", action="store_true", help="Generate a new token; the old one stops working after --grace."
+        )
+        parser.add_argument(
+            "--rotate-endpoint",
+            action="store_true",
+            help="Give the endpoint a new key: the old URL answers 404 at once.",
+        )
+        parser.add_argument(
+            "--grace",
+            choices=list(credentials.GRACE_CHOICES),
             help="With --rotate-token: how long the previous token keeps working (default none).",
         )
         parser.add_argument("--json", action="store_true", help='Print {"endpoint_url": ..., "token": ... or null}.')
