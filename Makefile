@@ -6,7 +6,7 @@ PORT ?= 8000
 DEMO_ARGS := --organisation "Demo Organisation" --slug demo --admin-email admin@demo.klaxon.test \
              --admin-password klaxon-demo-admin --locations "London,Leeds,Manchester"
 
-.PHONY: run test install lock lint bench bench-fallbacks soak clean serve
+.PHONY: run test test-fast install lock lint bench bench-fallbacks soak clean serve
 
 # Everything installs from requirements.lock (exact versions, with hashes); `make lock`
 # refreshes it from pyproject.toml's ranges.
@@ -25,6 +25,7 @@ lock:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=true $(VENV)/bin/mypy
 
 install: $(VENV)/.installed
 
@@ -43,6 +44,10 @@ serve: install
 
 test: install
 	DEBUG=true $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The inner loop: everything but browser, multi-process and property-based tests.
+test-fast: install
+	DEBUG=true $(PY) -m pytest -q -x -m "not browser and not processes and not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var test-artifacts

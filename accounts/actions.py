@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts import history, reachability
 from accounts.identity import check_identifier, hidden_character, identity_key
 from accounts.mail import off_the_request
-from accounts.models import Group, GroupMembership, Organisation, PortalSession, ProvisioningChange, User
+from accounts.models import Group, GroupMembership, Organisation, PortalSession, ProvisioningChange, User, max_length
 from accounts.signals import user_deactivated_by_provider
 from klaxon_site.lib import counters
 from klaxon_site.lib.bulk_update import update_rows
@@ -64,8 +64,8 @@ def national_format(e164: str) -> str:
     return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
-MAX_PHONE_CHARS = User._meta.get_field("idp_notification_phone").max_length
-MAX_LOCATION_CHARS = User._meta.get_field("idp_location").max_length
+MAX_PHONE_CHARS = max_length(User, "idp_notification_phone")
+MAX_LOCATION_CHARS = max_length(User, "idp_location")
 
 
 def set_notification_phone(user: User, raw: str | None, *, from_identity_provider: bool) -> None:
@@ -78,7 +78,7 @@ def set_notification_phone(user: User, raw: str | None, *, from_identity_provide
         result = NormalisedPhone("", f"This is not a phone number: it is longer than {MAX_PHONE_CHARS} characters.")
         raw = raw[:MAX_PHONE_CHARS]
     else:
-        result = normalise_phone(raw, user.organisation.phone_region)
+        result = normalise_phone(raw, organisation_of(user).phone_region)
     if from_identity_provider:
         user.idp_notification_phone = raw
     user.notification_phone = result.e164
@@ -113,7 +113,7 @@ def follow_provider_contact(user: User, contact: dict, *, resolve=None) -> None:
     """Set the effective number and location from the provider's candidates and the
     organisation's fallbacks (unsaved; accounts/reachability.py states the rules).
     `resolve` as for set_idp_location."""
-    organisation = user.organisation
+    organisation = organisation_of(user)
     user.idp_contact = contact
     number = reachability.provider_number(organisation.phone_fallback_types, contact)
     if number.raw != user.idp_notification_phone or user.pk is None:
@@ -130,6 +130,12 @@ def follow_provider_contact(user: User, contact: dict, *, resolve=None) -> None:
 
 def _usable_location_name(raw: str | None) -> bool:
     return raw is None or (len(raw) <= MAX_LOCATION_CHARS and hidden_character(raw) is None)
+
+
+def organisation_of(user: User) -> Organisation:
+    """The organisation of a person of one (not Klaxon staff)."""
+    assert user.organisation is not None, "Klaxon staff belong to no organisation"
+    return user.organisation
 
 
 def end_sessions(user: User) -> int:
@@ -375,7 +381,7 @@ def _announce_email_change(user: User, previous: str) -> None:
     line breaks: accounts/identity.py)."""
     if counters.count(f"email-change-notice:{user.pk}", 24 * 3600) > MAX_EMAIL_CHANGE_NOTICES:
         return
-    organisation = user.organisation
+    organisation = organisation_of(user)
     body = (
         "Hello,\n\nYour organisation's identity provider changed the e-mail address Klaxon holds for you "
         f"(organisation {organisation.slug}) from {previous} to {user.email}.\n\n"
@@ -533,8 +539,8 @@ def add_members_to_group(organisation: Organisation, group_id, member_ids, *, di
         group_exists, group_pk, display_name, updated_at, found = cursor.fetchone()
     if not group_exists:
         raise Group.DoesNotExist
-    found = set(found)
-    _refuse_unknown({raw for raw in raws if wanted[raw] not in found})
+    found_ids = set(found)
+    _refuse_unknown({raw for raw in raws if wanted[raw] not in found_ids})
     return Group(
         pk=group_pk, organisation=organisation, scim_id=group_id, display_name=display_name, updated_at=updated_at
     )

@@ -1,6 +1,7 @@
 """Organisations (tenants), their people and their groups."""
 
 import uuid
+from typing import ClassVar
 
 import phonenumbers
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -84,6 +85,13 @@ class UserManager(BaseUserManager):
     def create_superuser(self, user_name, password=None, **fields):
         fields.update(is_staff=True, is_superuser=True, organisation=None)
         return self.create_user(user_name, password, **fields)
+
+
+def max_length(model, name: str) -> int:
+    """A text column's maximum, for checks made before the database sees a value."""
+    length = model._meta.get_field(name).max_length
+    assert length is not None, f"{model.__name__}.{name} has no maximum length"
+    return length
 
 
 class ReturnedForeignKey(models.ForeignKey):
@@ -180,7 +188,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "user_name"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         ordering = ["user_name"]
@@ -246,7 +254,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def location_name(self) -> str | None:
-        return self.location.name if self.location_id else None
+        return self.location.name if self.location is not None else None
 
 
 class Group(models.Model):

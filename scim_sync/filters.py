@@ -20,6 +20,7 @@ from scim2_models.path.expressions import CompareOperator, LogicalOperator
 
 from accounts.identity import identity_key
 from accounts.models import GroupMembership
+from scim_sync.protocol import unstorable_character
 from scim_sync.schema import (
     CORE_GROUP_SCHEMA,
     CORE_USER_SCHEMA,
@@ -150,6 +151,10 @@ class QueryTranslator:
         return Q(**{f"{column.lookup}__isnull": False}) & ~Q(**{column.lookup: ""})
 
     def _compare(self, column: Column, op: CompareOperator, value) -> Q:
+        if isinstance(value, str) and (found := unstorable_character(value)):
+            # The filter grammar decodes "\u0000" and "\ud800" escapes that the raw query text
+            # did not show: no column holds such a character, and the database refuses it.
+            raise _invalid(f"A filter value cannot contain {found}.")
         if value is None:
             if op == CompareOperator.eq:
                 return ~self._present(column)

@@ -10,7 +10,7 @@ from scim2_models.path import Comparison, LogicalExpr, ValuePath
 from scim2_models.path.expressions import CompareOperator, LogicalOperator
 
 from accounts import actions
-from accounts.models import Group, GroupMembership
+from accounts.models import Group, GroupMembership, max_length
 from scim_sync.filters import parse_filter
 from scim_sync.protocol import ScimError
 from scim_sync.schema import CORE_GROUP_SCHEMA
@@ -56,7 +56,7 @@ def canonical_group_body(data: dict) -> dict:
     return body
 
 
-MAX_MEMBER_DISPLAY_CHARS = GroupMembership._meta.get_field("display").max_length
+MAX_MEMBER_DISPLAY_CHARS = max_length(GroupMembership, "display")
 
 
 def member_displays(value) -> dict[str, str]:

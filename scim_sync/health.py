@@ -273,7 +273,7 @@ def advice(organisation: Organisation, condition: str, now: datetime) -> tuple[s
     For (a) it depends on whether the identity provider's own requests are still accepted:
     if one was in the window, the text says so and does not ask for a new token.
     """
-    title, text = ADVICE[condition]
+    title, text = ADVICE[Condition(condition)]
     if condition == Condition.AUTH_FAILURES:
         minutes = setting("KLAXON_ALERT_AUTH_WINDOW_MINUTES")
         last = provider_last_accepted(organisation, now - timedelta(minutes=minutes))

@@ -435,8 +435,7 @@ class ListingBookmarks:
         Not only the exact one: a client fetching pages in parallel asks for page n+1
         before page n has been served, and then starts a few pages back.
         """
-        fresh = timezone.now() - datetime.timedelta(seconds=SNAPSHOT_SECONDS)
-        fresh = connection.ops.adapt_datetimefield_value(fresh)
+        fresh = connection.ops.adapt_datetimefield_value(timezone.now() - datetime.timedelta(seconds=SNAPSHOT_SECONDS))
         with connection.cursor() as cursor:
             cursor.execute(_NEAREST_BOOKMARK_SQL, [self.digest, position, fresh])
             row = cursor.fetchone()

@@ -4,13 +4,14 @@ Only translation lives here; every change is made by the domain actions.
 """
 
 import json
+from typing import Any
 
 from django.db.models import F
 from pydantic import ValidationError
 from scim2_models import Context, InvalidValueException, PatchOp
 
 from accounts.models import Group, User
-from scim_sync.protocol import ScimError
+from scim_sync.protocol import ScimError, refuse_unstorable_text
 from scim_sync.schema import (
     CORE_GROUP_SCHEMA,
     CORE_USER_SCHEMA,
@@ -91,7 +92,9 @@ def _manual_user_attributes(user: User) -> dict:
     rule (docs/security.md): a SCIM document carries what the provider wrote, and nothing
     set in Klaxon.
     """
-    doc = {"name": {k: v for k, v in (("givenName", user.given_name), ("familyName", user.family_name)) if v}}
+    doc: dict[str, Any] = {
+        "name": {k: v for k, v in (("givenName", user.given_name), ("familyName", user.family_name)) if v}
+    }
     if user.display_name:
         doc["displayName"] = user.display_name
     if user.email:
@@ -206,6 +209,9 @@ def user_values(resource, *, keep_active: bool | None = None) -> dict:
         stored.pop(key, None)
     stored = {key: value for key, value in stored.items() if value not in (None, [], {})}
     check_stored_size(stored)
+    # A PATCH path whose filter matches nothing creates an entry from the filter's text,
+    # which the request body's check saw only as an escape ("\u0000").
+    refuse_unstorable_text(stored)
     if resource.active is None and keep_active is not None:
         stored["active"] = keep_active
     name = resource.name
@@ -284,7 +290,7 @@ def _work_email(emails) -> str:
 
 
 def group_document(group: Group, base_url: str, *, members: list | None) -> dict:
-    doc = {"schemas": [CORE_GROUP_SCHEMA], "id": str(group.scim_id), "displayName": group.display_name}
+    doc: dict[str, Any] = {"schemas": [CORE_GROUP_SCHEMA], "id": str(group.scim_id), "displayName": group.display_name}
     if group.external_id is not None:
         doc["externalId"] = group.external_id
     if members is not None:

@@ -62,7 +62,7 @@ class KlaxonEmail(Email):
 
 
 class ScimUser(User[EnterpriseUser | KlaxonUser]):
-    emails: list[KlaxonEmail] | None = None
+    emails: list[KlaxonEmail] | None = None  # type: ignore[assignment]  # (a narrower Email, as sent)
 
 
 # What identity providers really send (docs/idp-behaviour.md): attributes we do
@@ -75,7 +75,7 @@ TOLERANT = ScimPolicy(
 )
 
 SERVICE_PROVIDER_CONFIG = ServiceProviderConfig(
-    documentation_uri="https://klaxon.io/docs/scim",
+    documentation_uri="https://klaxon.io/docs/scim",  # type: ignore[arg-type]  # (pydantic reads the text)
     patch=Patch(supported=True),
     bulk=Bulk(supported=False, max_operations=0, max_payload_size=MAX_PAYLOAD_BYTES),
     filter=Filter(supported=True, max_results=MAX_PAGE_SIZE),
@@ -83,11 +83,15 @@ SERVICE_PROVIDER_CONFIG = ServiceProviderConfig(
     sort=Sort(supported=True),
     etag=ETag(supported=True),
     pagination=Pagination(
-        cursor=False, index=True, default_pagination_method="index", default_page_size=100, max_page_size=MAX_PAGE_SIZE
+        cursor=False,
+        index=True,
+        default_pagination_method="index",  # type: ignore[arg-type]  # (pydantic reads the text)
+        default_page_size=100,
+        max_page_size=MAX_PAGE_SIZE,
     ),
     authentication_schemes=[
         AuthenticationScheme(
-            type="oauthbearertoken",
+            type="oauthbearertoken",  # type: ignore[arg-type]
             name="OAuth Bearer Token",
             description="The secret token from Klaxon's Configuration > Synchronisation page.",
             primary=True,

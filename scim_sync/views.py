@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from scim2_models import Context, InvalidFilterException
 
 from accounts import actions
-from accounts.models import Group, GroupMembership, User
+from accounts.models import Group, GroupMembership, Organisation, User
 from klaxon_site.lib.paging import page_of
 from scim_sync import resources
 from scim_sync.auth import ScimTokenAuthentication
@@ -100,12 +100,12 @@ class ScimView(APIView):
     # Helpers shared by the resource views ------------------------------------------
 
     @property
-    def organisation(self):
-        return self.request.scim_organisation
+    def organisation(self) -> Organisation:
+        return self.request.scim_organisation  # type: ignore[attr-defined]  # (set by ScimTokenAuthentication)
 
     @property
     def base_url(self) -> str:
-        return self.request.scim_endpoint.url
+        return self.request.scim_endpoint.url  # type: ignore[attr-defined]  # (set by ScimTokenAuthentication)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -119,7 +119,7 @@ class ScimView(APIView):
     def params(self) -> dict:
         """Query parameters, or the body of POST /.search (RFC 7644 §3.4.3) in their shape."""
         if self.request.method == "POST" and self.searches:
-            return search_params(self.request.data)
+            return search_params(self.request.data)  # type: ignore[arg-type]  # (ScimParser gives a dict)
         return self.request.query_params
 
     def list_params(self) -> ListParams:
@@ -273,6 +273,10 @@ class UserDetail(UserViewMixin, ScimView):
 
 class GroupViewMixin:
     resource_type = "Group"
+    # Provided by ScimView, which every group view also derives from.
+    organisation: Organisation
+    base_url: str
+    activity_label: str
 
     def groups(self, projection):
         groups = Group.objects.filter(organisation=self.organisation)

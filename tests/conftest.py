@@ -1,5 +1,6 @@
 """Shared personas: two organisations, each with a site administrator and a user."""
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -114,3 +115,70 @@ def scim(client, acme) -> ScimClient:
 @pytest.fixture
 def scim_globex(client, globex) -> ScimClient:
     return ScimClient(client, globex)
+
+
+# Browser tests: Debian's Chromium through Playwright (helpers in tests/browser.py). ------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    # Playwright's sync API runs an event loop in this thread, where Django then refuses
+    # database calls; the tests' own calls are synchronous, so that check is switched off.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium); "
+            ".ci/run does this in CI. Playwright must not download its own browser."
+        )
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A desktop-sized page on the live server; confirmation dialogs are accepted."""
+    from tests.browser import DESKTOP
+
+    context = browser.new_context(viewport=DESKTOP, base_url=live_server.url, accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        page.csp_violations = []
+        page.on(
+            "console",
+            lambda message: (
+                page.csp_violations.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        yield page
+    finally:
+        context.close()
+
+
+# Markers, so that `make test-fast` can leave the slow kinds out of the inner loop. ------------
+BROWSER_MODULES = {"test_browser", "test_browser_daily_work", "test_phone_width"}
+PROCESS_MODULES = {"test_scale_out", "test_scim_concurrency", "test_production"}
+SLOW_MODULES = {"test_fuzz", "test_scim_properties", "test_scim_conformance"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2]
+        if module in BROWSER_MODULES or "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        if module in PROCESS_MODULES:
+            item.add_marker(pytest.mark.processes)
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -14,12 +14,16 @@ LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 def assert_scim_error(response, status: int, scim_type: str | None = None) -> dict:
-    """The response is RFC 7644 §3.12 error JSON with this status and scimType."""
+    """The response is RFC 7644 §3.12 error JSON with this status and scimType (None: none),
+    a detail for people, and nothing else."""
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/scim+json"
     body = response.json()
-    assert body["schemas"] == [ERROR] and body["status"] == str(status)
-    assert body.get("scimType") == scim_type, body
+    expected = {"schemas": [ERROR], "status": str(status), "detail": body.get("detail")}
+    if scim_type:
+        expected["scimType"] = scim_type
+    assert body == expected
+    assert isinstance(body["detail"], str) and body["detail"]
     return body
 
 

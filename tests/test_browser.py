@@ -6,88 +6,27 @@ saves full-page screenshots under test-artifacts/screenshots/ for review.
 """
 
 import json
-import os
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 # Playwright's sync API runs an event loop in this thread, so Django's async-safety check
 # would refuse the ORM calls the tests make between browser steps.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts import actions
 from accounts.access import SIGNED_IN_AT
 from accounts.models import User
 from scim_sync.credentials import endpoint_for, generate_token
+from tests.browser import PHONE, screenshot, sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 SYNCHRONISATION = re.compile(r"/configuration/synchronisation/$")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium); "
-            ".ci/run does this in CI. Playwright must not download its own browser."
-        )
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-    finally:
-        playwright.stop()
-
-
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(viewport=DESKTOP, base_url=live_server.url)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-    context.set_default_timeout(15_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def screenshot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def sign_in(page, user_name: str, *, organisation: str = "acme", shot: str | None = None) -> None:
-    page.goto("/sign-in/")
-    page.get_by_label("Organisation").fill(organisation)
-    page.get_by_label("E-mail or username").fill(user_name)
-    page.get_by_label("Password").fill(PASSWORD)
-    if shot:
-        screenshot(page, shot)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/sign-in/"))
 
 
 def menu(page):

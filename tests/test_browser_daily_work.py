@@ -7,7 +7,6 @@ log's filters, time zone and CSV export; a person's provisioning history. Screen
 import csv
 import io
 import json
-import os
 import re
 import urllib.error
 import urllib.request
@@ -16,91 +15,30 @@ from pathlib import Path
 
 # Playwright's sync API runs an event loop in this thread, so Django's async-safety check
 # would refuse the ORM calls the tests make between browser steps.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.models import User
 from scim_sync.credentials import endpoint_for, generate_token, record_activity
 from scim_sync.models import ScimToken
-from tests.conftest import PASSWORD
+from tests.browser import DESKTOP, PHONE, assert_no_sideways_scrolling, screenshot, sign_in
+from tests.scim import KLAXON
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-WIDE = {"width": 1280, "height": 900}
-NARROW = {"width": 390, "height": 844}
+WIDE, NARROW = DESKTOP, PHONE
 SYNCHRONISATION = "/configuration/synchronisation/"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
-KLAXON = "urn:ietf:params:scim:schemas:extension:klaxon:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium). "
-            "Playwright must not download its own browser."
-        )
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-    finally:
-        playwright.stop()
-
-
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(viewport=WIDE, base_url=live_server.url, accept_downloads=True)
-    context.set_default_timeout(15_000)
-    try:
-        page = context.new_page()
-        page.csp_violations = []
-        page.on(
-            "console",
-            lambda message: (
-                page.csp_violations.append(message.text) if "Content Security Policy" in message.text else None
-            ),
-        )
-        page.on("dialog", lambda dialog: dialog.accept())  # the confirmations of data-confirm forms
-        yield page
-        assert page.csp_violations == []
-    finally:
-        context.close()
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def assert_no_sideways_scrolling(page) -> None:
-    width, room = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert width <= room, f"{page.url} scrolls sideways at {room}px ({width}px wide)"
-
-
-def sign_in(page) -> None:
-    page.goto("/sign-in/")
-    page.get_by_label("Organisation").fill("acme")
-    page.get_by_label("E-mail or username").fill("admin@acme.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/sign-in/"))
+def page(page):
+    """Every page of these tests runs within the Content-Security-Policy."""
+    page.on("dialog", lambda dialog: dialog.accept())  # the confirmations of data-confirm forms
+    yield page
+    assert page.csp_violations == []
 
 
 def scim(live_server, organisation, token: str, method: str, path: str, body=None) -> tuple[int, dict]:

@@ -3,51 +3,23 @@ and the header, the menu (with its Configuration heading) and Sign out fit on th
 Screenshots of every page, wide (1280 px) and narrow (390 px), go to test-artifacts/screenshots/.
 """
 
-import os
 import re
-from pathlib import Path
 
 # Playwright's sync API runs an event loop in this thread, so Django's async-safety check
 # would refuse the ORM calls the tests make between browser steps.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts import actions
 from accounts.models import Group
 from scim_sync.credentials import endpoint_for, generate_token
+from tests.browser import DESKTOP, PHONE, SCREENSHOTS
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-WIDE = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+WIDE = DESKTOP
 MENU = ["Dashboard", "People", "Groups", "Locations", "Synchronisation", "My profile"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium).")
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-    finally:
-        playwright.stop()
 
 
 @pytest.fixture

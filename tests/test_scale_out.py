@@ -27,11 +27,11 @@ from accounts.models import Group, User
 from scim_sync.credentials import endpoint_for, generate_token, rotate_endpoint
 from scim_sync.models import ScimActivity
 from tests.conftest import PASSWORD
+from tests.scim import PATCH_OP
 from tests.servers import KlaxonProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PARALLEL = 20

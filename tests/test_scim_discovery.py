@@ -5,13 +5,11 @@ from django.conf import settings
 
 from accounts.models import User
 from locations.models import Location
+from tests.scim import CORE_GROUP, CORE_USER, ERROR
 
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 KLAXON_USER = "urn:ietf:params:scim:schemas:extension:klaxon:2.0:User"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 RESOURCE_TYPE = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 
 

@@ -15,12 +15,9 @@ from accounts.models import Group, User
 from scim_sync import credentials
 from scim_sync.auth import FAILURE_WINDOW_SECONDS, MAX_FAILURES
 from scim_sync.models import AuthFailureSummary, ScimActivity
+from tests.scim import CORE_GROUP, CORE_USER, ERROR, PATCH_OP, assert_scim_error
 
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 KLAXON_USER = "urn:ietf:params:scim:schemas:extension:klaxon:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 UNAUTHORISED = {"schemas": [ERROR], "status": "401", "detail": "Authorization failure"}
 
 
@@ -30,18 +27,6 @@ def empty_cache(db):  # the default cache is a database table
     cache.clear()
     yield
     cache.clear()
-
-
-def assert_scim_error(response, status: int, scim_type: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/scim+json"
-    body = response.json()
-    expected = {"schemas": [ERROR], "status": str(status), "detail": body.get("detail")}
-    if scim_type:
-        expected["scimType"] = scim_type
-    assert body == expected
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 def new_user(scim, user_name="bjensen@acme.test", **extra) -> dict:

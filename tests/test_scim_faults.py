@@ -25,12 +25,8 @@ from locations.models import Location
 from scim_sync.credentials import endpoint_for, generate_token
 from scim_sync.models import ScimTokenQuerySet
 from scim_sync.protocol import DATABASE_RETRY_AFTER
+from tests.scim import CORE_GROUP, CORE_USER, ERROR, PATCH_OP
 from tests.servers import KlaxonProcess, free_port
-
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def assert_unavailable(response) -> None:

@@ -15,11 +15,9 @@ from accounts import actions
 from accounts.models import Group, GroupMembership, User
 from locations.models import Location
 from tests.payloads import load
+from tests.scim import CORE_GROUP, ERROR, PATCH_OP
 
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def person(tenant, name: str) -> User:

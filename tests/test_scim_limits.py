@@ -15,21 +15,7 @@ from django.conf import settings
 from accounts.models import Group
 from scim_sync.protocol import MAX_JSON_DEPTH
 from scim_sync.schema import MAX_FILTER_LENGTH, MAX_FILTER_NODES, MAX_PAGE_SIZE, MAX_PATCH_OPERATIONS
-
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-
-
-def assert_scim_error(response, status: int, scim_type: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/scim+json"
-    body = response.json()
-    assert body["schemas"] == [ERROR] and body["status"] == str(status)
-    assert body.get("scimType") == scim_type
-    return body
+from tests.scim import CORE_GROUP, CORE_USER, PATCH_OP, SEARCH, assert_scim_error
 
 
 def search(scim, path: str, method: str, **params):

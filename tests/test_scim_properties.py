@@ -43,11 +43,7 @@ from hypothesis import strategies as st
 
 from accounts import actions
 from scim_sync.schema import CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, KLAXON_USER_SCHEMA, MAX_FILTER_NODES
-
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+from tests.scim import CORE_GROUP, ERROR, PATCH_OP
 
 # KLAXON_PROPERTY_EXAMPLES=3000 for a deeper search; the patch tests run two thirds as many.
 EXAMPLES = int(os.environ.get("KLAXON_PROPERTY_EXAMPLES", "300"))

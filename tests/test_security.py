@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 from accounts.models import User
 from klaxon_site.middleware import CONTENT_SECURITY_POLICY
 from scim_sync.models import ScimToken
+from tests.browser import sign_in
 from tests.conftest import PASSWORD
-from tests.test_browser import browser, page, sign_in  # noqa: F401  (fixtures)
 from tests.test_settings import PRODUCTION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +106,7 @@ def test_the_portal_and_admin_pages_render_no_inline_script_or_style(staff_clien
 
 
 @pytest.mark.django_db(transaction=True)
-def test_no_page_breaks_the_content_security_policy_in_a_real_browser(page, live_server, acme):  # noqa: F811
+def test_no_page_breaks_the_content_security_policy_in_a_real_browser(page, live_server, acme):
     violations = []
     page.on(
         "console",

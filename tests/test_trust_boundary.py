@@ -20,10 +20,9 @@ from accounts import actions
 from accounts.access import SIGNED_IN_AT
 from accounts.models import PortalSession, User
 from tests.conftest import PASSWORD
+from tests.scim import CORE_USER, PATCH_OP
 
 ATTACKER = "evil@attacker.test"
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 NEW_PASSWORD = "a-long-new-passphrase"
 
 
