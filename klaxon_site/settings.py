@@ -32,7 +32,10 @@ KLAXON_ALERT_AUTH_FAILURES = env_int("KLAXON_ALERT_AUTH_FAILURES", 10)
 KLAXON_ALERT_AUTH_WINDOW_MINUTES = env_int("KLAXON_ALERT_AUTH_WINDOW_MINUTES", 15)
 KLAXON_ALERT_SILENCE_HOURS = env_int("KLAXON_ALERT_SILENCE_HOURS", 24)
 KLAXON_ALERT_DEACTIVATION_SHARE = env_float("KLAXON_ALERT_DEACTIVATION_SHARE", 0.10)
+# So that one leaver in a team of five raises nothing.
 KLAXON_ALERT_DEACTIVATION_MINIMUM = env_int("KLAXON_ALERT_DEACTIVATION_MINIMUM", 3)
+# Days before a token's chosen expiry that the administrators are warned.
+KLAXON_ALERT_TOKEN_EXPIRY_DAYS = env_int("KLAXON_ALERT_TOKEN_EXPIRY_DAYS", 7)
 # How many proxies in front of Klaxon append to X-Forwarded-For (klaxon_site/lib/client_address.py).
 KLAXON_TRUSTED_PROXIES = env_int("KLAXON_TRUSTED_PROXIES", 0)
 # Password-reset and invitation mails are looked up, rendered and sent in a thread after the

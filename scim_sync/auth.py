@@ -87,7 +87,7 @@ class ScimTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
         key = (request.parser_context or {}).get("kwargs", {}).get("endpoint_key") or ""
         raw = bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
-        token = ScimToken.objects.for_endpoint(key, raw) if raw else None
+        token = ScimToken.objects.authenticate(key, raw) if raw else None
         if token is None:
             _count_failure(endpoint_for_key(key), request)  # Http404 for an unknown endpoint
             raise AuthenticationFailed("Authorization failure")
@@ -101,6 +101,3 @@ class ScimTokenAuthentication(BaseAuthentication):
             target.scim_organisation = endpoint.organisation
             target.scim_endpoint = endpoint
         return (None, token)
-
-    def authenticate_header(self, request):
-        return 'Bearer realm="Klaxon SCIM"'

@@ -56,18 +56,6 @@ Condition = ProvisioningAlert.Condition
 RENOTIFY_AFTER = timedelta(days=1)
 DEACTIVATION_WINDOW = timedelta(hours=1)
 
-# Defaults of the KLAXON_ALERT_* settings, read at each evaluation so tests and operators
-# can change them without a restart of this module.
-DEFAULTS = {
-    "KLAXON_ALERT_AUTH_FAILURES": 10,
-    "KLAXON_ALERT_AUTH_WINDOW_MINUTES": 15,
-    "KLAXON_ALERT_SILENCE_HOURS": 24,
-    "KLAXON_ALERT_DEACTIVATION_SHARE": 0.10,
-    # So that one leaver in a team of five raises nothing.
-    "KLAXON_ALERT_DEACTIVATION_MINIMUM": 3,
-    "KLAXON_ALERT_TOKEN_EXPIRY_DAYS": 7,
-}
-
 # What administrators read, in the e-mail and on the Synchronisation page; `advice` picks the
 # text for one evaluation. (a) here is for when no authenticated request arrived in the window.
 ADVICE = {
@@ -121,7 +109,9 @@ DETAIL_LENGTH = 255
 
 
 def setting(name: str):
-    return getattr(settings, name, DEFAULTS[name])
+    """A KLAXON_ALERT_* setting (klaxon_site/settings.py), read at each evaluation so tests and
+    operators can change it without reloading this module."""
+    return getattr(settings, name)
 
 
 # The conditions: each returns a sentence describing the problem, or None. ------------

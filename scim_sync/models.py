@@ -5,7 +5,6 @@ Changes go through `scim_sync.credentials`; these models only hold the rows.
 
 import datetime
 import hashlib
-import hmac
 import secrets
 
 from django.conf import settings
@@ -66,22 +65,14 @@ class ScimTokenQuerySet(models.QuerySet):
         """Tokens that authenticate now: never superseded, or still inside their grace period."""
         return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
 
-    def for_token(self, organisation: Organisation, raw: str) -> "ScimToken | None":
-        """The live token of `organisation` whose clear value is `raw`, or None.
+    def authenticate(self, endpoint_key: str, raw: str) -> "ScimToken | None":
+        """The live token `raw` of the organisation whose endpoint key is `endpoint_key`, or None.
 
-        The database finds the row by hash (an index look-up reveals nothing useful about
-        a guess, since the guess is hashed first); `hmac.compare_digest` then confirms it in
-        constant time. Another organisation's valid token gives None.
-        """
-        digest = hash_token(raw)
-        token = self.live().filter(organisation=organisation, token_hash=digest).first()
-        return _confirmed(token, digest)
-
-    def for_endpoint(self, key: str, raw: str) -> "ScimToken | None":
-        """The live token `raw` of the organisation whose endpoint key is `key`, or None.
-
-        One query on the hot path of every SCIM request: the token comes with its
-        organisation and endpoint.
+        The only way a token is checked, in production and tests alike. The row is found by
+        the SHA-256 of `raw` (a guess is hashed before the database sees it, so an index
+        look-up reveals nothing useful about the stored hashes); another organisation's valid
+        token gives None. One query on the hot path of every SCIM request: the token comes
+        with its organisation and endpoint.
         """
         digest = hash_token(raw)
         # Hand-written SQL read with a plain cursor: this runs on every SCIM request, and
@@ -89,7 +80,7 @@ class ScimTokenQuerySet(models.QuerySet):
         # cost more than running it.
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         with connection.cursor() as cursor:
-            cursor.execute(_TOKEN_FOR_ENDPOINT_SQL, [digest, key, now])
+            cursor.execute(_TOKEN_FOR_ENDPOINT_SQL, [digest, endpoint_key, now])
             row = cursor.fetchone()
         if row is None:
             return None
@@ -116,7 +107,7 @@ class ScimTokenQuerySet(models.QuerySet):
             expires_at=_aware(expires_at),
         )
         organisation.scim_endpoint = ScimEndpoint(pk=endpoint_id, organisation=organisation, key=endpoint_key)
-        return _confirmed(token, digest)
+        return token
 
 
 def _aware(value):
@@ -134,12 +125,6 @@ _TOKEN_FOR_ENDPOINT_SQL = """
       JOIN scim_sync_scimendpoint e ON e.organisation_id = t.organisation_id
      WHERE t.token_hash = %s AND e.key = %s AND (t.expires_at IS NULL OR t.expires_at > %s)
 """
-
-
-def _confirmed(token, digest: str):
-    if token is None or not hmac.compare_digest(token.token_hash, digest):
-        return None
-    return token
 
 
 class ScimToken(models.Model):

@@ -19,6 +19,7 @@ from accounts.models import User
 from klaxon_site.lib.paging import SNAPSHOT_SECONDS
 from scim_sync import credentials
 from scim_sync.auth import MAX_FAILURES, ScimTokenAuthentication, bearer_token
+from scim_sync.credentials import endpoint_for
 from scim_sync.models import PageBookmark, ScimActivity, ScimEndpoint, ScimToken
 
 
@@ -100,33 +101,33 @@ def test_the_first_token_marks_the_start_of_synchronisation(acme):
     assert ScimEndpoint.objects.get(pk=endpoint.pk).sync_started_at == started
 
 
-def test_for_token_finds_only_the_organisations_own_live_token(acme, globex, acme_token):
-    token = ScimToken.objects.for_token(acme.organisation, acme_token)
+def test_a_token_authenticates_only_at_its_own_organisations_endpoint(acme, globex, acme_token):
+    token = ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, acme_token)
     assert token is not None and token.organisation == acme.organisation
-    assert ScimToken.objects.for_token(globex.organisation, acme_token) is None
-    assert ScimToken.objects.for_token(acme.organisation, acme_token + "x") is None
-    assert ScimToken.objects.for_token(acme.organisation, "") is None
+    assert ScimToken.objects.authenticate(endpoint_for(globex.organisation).key, acme_token) is None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, acme_token + "x") is None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, "") is None
 
 
 def test_rotating_without_grace_stops_the_old_token_at_once(acme, acme_token):
     new = credentials.generate_token(acme.organisation, grace=credentials.GRACE_CHOICES["none"])
     assert new != acme_token
-    assert ScimToken.objects.for_token(acme.organisation, acme_token) is None
-    assert ScimToken.objects.for_token(acme.organisation, new) is not None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, acme_token) is None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, new) is not None
 
 
 @pytest.mark.parametrize("choice, hours", [("1h", 1), ("24h", 24)])
 def test_rotating_with_grace_keeps_the_old_token_until_the_grace_ends(acme, acme_token, choice, hours):
     new = credentials.generate_token(acme.organisation, grace=credentials.GRACE_CHOICES[choice])
-    assert ScimToken.objects.for_token(acme.organisation, acme_token) is not None
-    assert ScimToken.objects.for_token(acme.organisation, new) is not None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, acme_token) is not None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, new) is not None
 
     now = timezone.now()
     with mock.patch("django.utils.timezone.now", return_value=now + timedelta(hours=hours, minutes=-1)):
-        assert ScimToken.objects.for_token(acme.organisation, acme_token) is not None
+        assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, acme_token) is not None
     with mock.patch("django.utils.timezone.now", return_value=now + timedelta(hours=hours, minutes=1)):
-        assert ScimToken.objects.for_token(acme.organisation, acme_token) is None
-        assert ScimToken.objects.for_token(acme.organisation, new) is not None
+        assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, acme_token) is None
+        assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, new) is not None
 
 
 def test_a_later_rotation_never_extends_an_earlier_grace(acme, acme_token):
@@ -371,7 +372,7 @@ def test_scim_credentials_creates_a_token_once_and_is_idempotent(acme):
     endpoint = ScimEndpoint.objects.get(organisation=acme.organisation)
     assert endpoint.url in first
     token = next(word for word in first.split() if word.startswith("klx_"))
-    assert ScimToken.objects.for_token(acme.organisation, token) is not None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, token) is not None
 
     again = run_credentials("acme")
     assert endpoint.url in again and "klx_" not in again
@@ -389,10 +390,10 @@ def test_scim_credentials_rotates_the_token_with_the_chosen_grace(acme):
     old = json.loads(run_credentials("acme", "--json"))["token"]
     new = json.loads(run_credentials("acme", "--rotate-token", "--grace", "1h", "--json"))["token"]
     assert new.startswith("klx_") and new != old
-    assert ScimToken.objects.for_token(acme.organisation, old) is not None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, old) is not None
     newest = json.loads(run_credentials("acme", "--rotate-token", "--json"))["token"]
-    assert ScimToken.objects.for_token(acme.organisation, new) is None
-    assert ScimToken.objects.for_token(acme.organisation, newest) is not None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, new) is None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, newest) is not None
 
 
 def test_scim_credentials_rotates_the_endpoint(acme):

@@ -70,7 +70,7 @@ def test_a_failing_token_look_up_is_503_with_retry_after(scim, monkeypatch, erro
     def unavailable(*args, **kwargs):
         raise error("could not connect to server: Connection refused")
 
-    monkeypatch.setattr(ScimTokenQuerySet, "for_endpoint", unavailable)
+    monkeypatch.setattr(ScimTokenQuerySet, "authenticate", unavailable)
 
     assert_unavailable(scim.get("/Users"))
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.access import SIGNED_IN_AT
 from scim_sync import credentials, health
+from scim_sync.credentials import endpoint_for
 from scim_sync.models import PORTAL_METHOD, ProvisioningAlert, ScimActivity, ScimToken
 
 
@@ -218,7 +219,7 @@ def test_the_page_asks_for_confirmation_before_revoking_or_ending_a_grace_period
 def test_ending_the_grace_period_refuses_the_old_token_and_keeps_the_new_one(as_admin, client, acme):
     old_raw = credentials.generate_token(acme.organisation)
     new_raw = credentials.generate_token(acme.organisation, grace=timedelta(hours=24))
-    old = ScimToken.objects.for_token(acme.organisation, old_raw)
+    old = ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, old_raw)
     page = as_admin.get(reverse("scim_sync:synchronisation"))
     assert [row["in_grace"] for row in page.context["tokens"]] == [False, True]
     assert "End the grace period now" in page.content.decode()
@@ -226,8 +227,8 @@ def test_ending_the_grace_period_refuses_the_old_token_and_keeps_the_new_one(as_
     response = as_admin.post(reverse("scim_sync:end-grace-period"), {"token": old.pk}, follow=True)
 
     assert f"The grace period of token {shown(old)} is over" in response.content.decode()
-    assert ScimToken.objects.for_token(acme.organisation, old_raw) is None
-    assert ScimToken.objects.for_token(acme.organisation, new_raw) is not None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, old_raw) is None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, new_raw) is not None
     assert token_lines(acme.organisation)[-1] == f"Token {shown(old)} grace period ended by admin@acme.test"
 
 
@@ -238,7 +239,7 @@ def test_the_token_in_use_has_no_grace_period_to_end(as_admin, acme):
     response = as_admin.post(reverse("scim_sync:end-grace-period"), {"token": token.pk}, follow=True)
 
     assert "is not kept by a grace period" in response.content.decode()
-    assert ScimToken.objects.for_token(acme.organisation, raw) is not None
+    assert ScimToken.objects.authenticate(endpoint_for(acme.organisation).key, raw) is not None
     assert len(token_lines(acme.organisation)) == 1
 
 
