@@ -51,7 +51,7 @@ logger_class = KlaxonLogger
 
 def worker_exit(server, worker):
     """Write the SCIM activity rows still waiting in this worker (scim_sync.credentials)."""
-    from scim_sync.credentials import pending_activity
+    from scim_sync.activity import pending_activity
 
     pending_activity.flush()
 

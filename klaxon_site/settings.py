@@ -25,7 +25,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 KLAXON_PUBLIC_URL = env_str("KLAXON_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 KLAXON_SCIM_LOG_DAYS = env_int("KLAXON_SCIM_LOG_DAYS", 30)
 # Seconds a SCIM activity row may wait to be written with others (0: each at once); see
-# scim_sync.credentials.PendingActivity.
+# scim_sync.activity.PendingActivity.
 KLAXON_SCIM_ACTIVITY_DELAY = env_float("KLAXON_SCIM_ACTIVITY_DELAY", 0.0 if DEBUG else 1.0)
 # Provisioning health alerts (scim_sync/health.py states the rules).
 KLAXON_ALERT_AUTH_FAILURES = env_int("KLAXON_ALERT_AUTH_FAILURES", 10)
@@ -42,8 +42,6 @@ KLAXON_TRUSTED_PROXIES = env_int("KLAXON_TRUSTED_PROXIES", 0)
 # page answers (accounts/mail.py), so the answer does not tell whether anyone matched.
 # Not read from the environment: only tests turn it off (tests/conftest.py).
 KLAXON_BACKGROUND_MAIL = True
-# Mounts the benchmark's yardstick view (bench/run.py); never on in production.
-KLAXON_BENCH_CEILING = env_bool("KLAXON_BENCH_CEILING", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

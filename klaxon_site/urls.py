@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.templatetags.static import static
@@ -24,8 +23,3 @@ urlpatterns = [
     path("locations/", include("locations.urls")),
     path("", include("accounts.urls")),
 ]
-
-if settings.KLAXON_BENCH_CEILING:
-    from klaxon_site.lib.bench_ceiling import ceiling
-
-    urlpatterns.insert(0, path("bench/ceiling/<slug:slug>/", ceiling))

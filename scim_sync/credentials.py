@@ -1,27 +1,23 @@
-"""Every change to SCIM endpoints, tokens and the activity log goes through these functions.
+"""Every change to SCIM endpoints and tokens goes through these functions (the activity log
+they write to is scim_sync/activity.py).
 
 The portal, the Django admin, management commands and the SCIM views all call them.
 """
 
 import logging
 import secrets
-import threading
-import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Organisation, ProvisioningChange, User
-from klaxon_site.lib.paging import SNAPSHOT_SECONDS
+from accounts.models import Organisation, User
 from scim_sync.models import (
     PORTAL_METHOD,
     SHOWN_PREFIX_LENGTH,
     TOKEN_PREFIX,
-    AuthFailureSummary,
-    PageBookmark,
     ScimActivity,
     ScimEndpoint,
     ScimToken,
@@ -92,9 +88,9 @@ def log_token_event(organisation: Organisation, token: ScimToken, text: str, *, 
         method=PORTAL_METHOD,
         resource_type="Token",
         resource_id=token.prefix,
-        label=_clip(f"Token {token.shown_name} {text}", 255),
+        label=f"Token {token.shown_name} {text}",  # record_activity clips long texts
         status=200,
-        detail=_clip(detail, 255),
+        detail=detail,
     )
 
 
@@ -243,128 +239,3 @@ def log_ended_tokens(organisation: Organisation | None = None, *, now=None) -> i
             )
             written += 1
     return written
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def record_activity(
-    organisation: Organisation,
-    *,
-    method: str,
-    resource_type: str,
-    status: int,
-    resource_id: str = "",
-    label: str = "",
-    scim_type: str = "",
-    detail: str = "",
-    duration_ms: int = 0,
-) -> None:
-    """Log one SCIM request: at once, or within KLAXON_SCIM_ACTIVITY_DELAY seconds together
-    with the worker's other requests (see PendingActivity).
-
-    Callers pass no tokens, bodies or phone numbers; long texts are clipped rather than
-    refused, because logging must never make a request fail.
-    """
-    row = (
-        organisation.pk,
-        connection.ops.adapt_datetimefield_value(timezone.now()),
-        _clip(method.upper(), 10),
-        _clip(resource_type, 40),
-        _clip(str(resource_id or ""), 255),
-        _clip(label or "", 255),
-        status,
-        _clip(scim_type or "", 40),
-        _clip(detail or "", 255),
-        max(0, int(duration_ms)),
-    )
-    if settings.KLAXON_SCIM_ACTIVITY_DELAY > 0:
-        pending_activity.add(row)
-    else:
-        _write_activity([row])
-
-
-def _write_activity(rows: list) -> None:
-    """Hand-written multi-row INSERTs: the ORM's save() machinery cost more than the write."""
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[start : start + _ROWS_PER_INSERT]
-            cursor.execute(
-                _INSERT_ACTIVITY_SQL + ", ".join([_ACTIVITY_VALUES] * len(chunk)),
-                [value for row in chunk for value in row],
-            )
-
-
-_INSERT_ACTIVITY_SQL = (
-    f"INSERT INTO {ScimActivity._meta.db_table} (organisation_id, at, method, resource_type, resource_id, label, "
-    "status, scim_type, detail, duration_ms) VALUES "
-)
-_ACTIVITY_VALUES = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-_ROWS_PER_INSERT = 90  # 10 parameters a row; SQLite allows 999 in one statement
-
-
-class PendingActivity:
-    """Activity rows of this worker that are waiting to be written, many to an INSERT.
-
-    One INSERT per request cost as much as the request's own work during an initial
-    synchronisation. Rows wait KLAXON_SCIM_ACTIVITY_DELAY seconds: the request that finds
-    the oldest row due (or BATCH_ROWS waiting) writes them all on its own connection; when
-    no request comes, a timer writes them after twice that. The worker writes what waits
-    when it stops (gunicorn's worker_exit hook). Only a worker killed outright (SIGKILL,
-    power loss) loses its last seconds of log; provisioning data is never held back.
-    """
-
-    BATCH_ROWS = 2 * _ROWS_PER_INSERT
-
-    def __init__(self):
-        self.rows, self.first_at = [], 0.0
-        self.lock = threading.Lock()
-        self.timer = None
-
-    def add(self, row) -> None:
-        delay = settings.KLAXON_SCIM_ACTIVITY_DELAY
-        with self.lock:
-            if not self.rows:
-                self.first_at = time.monotonic()
-                self.timer = threading.Timer(2 * delay, self._flush_from_timer)
-                self.timer.daemon = True
-                self.timer.start()
-            self.rows.append(row)
-            due = len(self.rows) >= self.BATCH_ROWS or time.monotonic() - self.first_at >= delay
-        if due:
-            self.flush()
-
-    def flush(self) -> None:
-        with self.lock:
-            rows, self.rows = self.rows, []
-            if self.timer is not None:
-                self.timer.cancel()
-                self.timer = None
-        if not rows:
-            return
-        try:
-            _write_activity(rows)
-        except Exception:  # The log must never turn a served request into an error.
-            logger.exception("Could not record %d SCIM activity rows", len(rows))
-
-    def _flush_from_timer(self) -> None:
-        try:
-            self.flush()
-        finally:
-            connections.close_all()  # this thread's own connection
-
-
-pending_activity = PendingActivity()
-
-
-def prune_activity(days: int) -> int:
-    """Delete activity, summaries of refused requests and people's provisioning history older
-    than `days` days (KLAXON_SCIM_LOG_DAYS), and page bookmarks past use; return how many
-    activity rows went."""
-    cutoff = timezone.now() - timedelta(days=days)
-    deleted, _ = ScimActivity.objects.filter(at__lt=cutoff).delete()
-    ProvisioningChange.objects.filter(at__lt=cutoff).delete()
-    AuthFailureSummary.objects.filter(last_at__lt=cutoff).delete()
-    PageBookmark.objects.filter(written_at__lt=timezone.now() - timedelta(seconds=SNAPSHOT_SECONDS)).delete()
-    return deleted

@@ -385,6 +385,13 @@ class ProvisioningAlert(models.Model):
 
 
 class PageBookmarkQuerySet(models.QuerySet):
+    def prune(self) -> int:
+        """Delete the bookmarks no page can use any more (older than a listing's snapshot)."""
+        from klaxon_site.lib.paging import SNAPSHOT_SECONDS
+
+        cutoff = timezone.now() - datetime.timedelta(seconds=SNAPSHOT_SECONDS)
+        return self.filter(written_at__lt=cutoff).delete()[0]
+
     def for_listing(self, listing: str) -> "ListingBookmarks":
         return ListingBookmarks(hashlib.sha256(listing.encode()).hexdigest())
 

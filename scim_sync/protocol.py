@@ -2,6 +2,7 @@
 
 import json
 import logging
+import math
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
@@ -165,7 +166,7 @@ def scim_exception_handler(exc, context):
     elif isinstance(exc, exceptions.Throttled):
         status_code, detail, scim_type = 429, "Too many failed attempts; try again later.", None
         if exc.wait:
-            headers["Retry-After"] = str(int(exc.wait) + 1)
+            headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
     elif isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
         status_code, detail, scim_type = 401, "Authorization failure", None
         headers["WWW-Authenticate"] = 'Bearer realm="Klaxon SCIM"'

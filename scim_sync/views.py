@@ -18,8 +18,8 @@ from accounts import actions
 from accounts.models import Group, GroupMembership, Organisation, User
 from klaxon_site.lib.paging import page_of
 from scim_sync import resources
+from scim_sync.activity import record_activity
 from scim_sync.auth import ScimTokenAuthentication
-from scim_sync.credentials import record_activity
 from scim_sync.filters import GROUP_COLUMNS, GROUP_FILTERS, USER_COLUMNS, USER_FILTERS, filter_q, sort_field
 from scim_sync.groups import apply_change, read_patch
 from scim_sync.models import PageBookmark

@@ -1,6 +1,7 @@
 """Shared personas: two organisations, each with a site administrator and a user."""
 
 import os
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -55,6 +56,18 @@ def make_tenant(name: str, slug: str, *, region: str = "GB", locations=("London"
         family_name="User",
     )
     return Tenant(organisation, admin, user)
+
+
+@pytest.fixture
+def as_admin(client, acme):
+    """The test client signed in as acme's site administrator, recently (no password prompt)."""
+    from accounts.access import SIGNED_IN_AT
+
+    client.force_login(acme.admin)
+    session = client.session
+    session[SIGNED_IN_AT] = time.time()
+    session.save()
+    return client
 
 
 @pytest.fixture

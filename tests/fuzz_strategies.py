@@ -15,12 +15,7 @@ from urllib.parse import quote
 
 from hypothesis import strategies as st
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-KLAXON = "urn:ietf:params:scim:schemas:extension:klaxon:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+from tests.scim import CORE_GROUP, CORE_USER, ENTERPRISE, KLAXON, PATCH_OP, SEARCH
 
 
 class Long(str):

@@ -4,18 +4,17 @@ groups, validated filters, the organisation's time zone and the CSV export."""
 import csv
 import io
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.access import SIGNED_IN_AT
 from accounts.models import Group
-from scim_sync import credentials
+from scim_sync import activity
 from scim_sync.models import ScimActivity
 from tests.scim import KLAXON, new_group, new_user
 
@@ -42,17 +41,8 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture
-def as_admin(client, acme):
-    client.force_login(acme.admin)
-    session = client.session
-    session[SIGNED_IN_AT] = time.time()
-    session.save()
-    return client
-
-
 def log(organisation, status, *, method="GET", resource_type="User", label="", resource_id="", at=None):
-    credentials.record_activity(
+    activity.record_activity(
         organisation, method=method, resource_type=resource_type, status=status, label=label, resource_id=resource_id
     )
     row = ScimActivity.objects.filter(organisation=organisation).latest("pk")
@@ -346,7 +336,7 @@ def test_the_export_reads_the_database_in_chunks_while_it_streams(as_admin, acme
     rows = [
         (
             acme.organisation.pk,
-            credentials.connection.ops.adapt_datetimefield_value(timezone.now()),
+            connection.ops.adapt_datetimefield_value(timezone.now()),
             "GET",
             "User",
             "",
@@ -358,7 +348,7 @@ def test_the_export_reads_the_database_in_chunks_while_it_streams(as_admin, acme
         )
         for n in range(4500)
     ]
-    credentials._write_activity(rows)
+    activity._write_activity(rows)
 
     response = as_admin.get(CSV_URL)
     with django_assert_max_num_queries(4):  # PostgreSQL reads one server-side cursor; SQLite 3 chunks

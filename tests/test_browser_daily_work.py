@@ -20,7 +20,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import User
-from scim_sync.credentials import endpoint_for, generate_token, record_activity
+from scim_sync.activity import record_activity
+from scim_sync.credentials import endpoint_for, generate_token
 from scim_sync.models import ScimToken
 from tests.browser import DESKTOP, PHONE, assert_no_sideways_scrolling, screenshot, sign_in
 from tests.scim import KLAXON

@@ -5,7 +5,6 @@ Run on SQLite and PostgreSQL; on PostgreSQL the search document has a trigram in
 
 import importlib
 import logging
-import time
 
 import pytest
 from django.apps import apps
@@ -13,19 +12,9 @@ from django.db import DatabaseError, connection
 from django.urls import reverse
 
 from accounts import actions, search
-from accounts.access import SIGNED_IN_AT
 from accounts.models import User
 
 migration = importlib.import_module("accounts.migrations.0013_people_search_index")
-
-
-@pytest.fixture
-def as_admin(client, acme):
-    client.force_login(acme.admin)
-    session = client.session
-    session[SIGNED_IN_AT] = time.time()
-    session.save()
-    return client
 
 
 @pytest.fixture

@@ -6,13 +6,10 @@ shown as an error on the page and not applied. Run on SQLite and PostgreSQL: the
 different values (SQLite overflows on integers past 2**63, PostgreSQL refuses NUL characters).
 """
 
-import time
-
 import pytest
 from django.urls import reverse
 
 from accounts import actions, queries
-from accounts.access import SIGNED_IN_AT
 from accounts.models import Group, GroupMembership
 from scim_sync.credentials import endpoint_for
 
@@ -56,15 +53,6 @@ PEOPLE_PARAMETERS = [
     "orphans",
     "page",
 ]
-
-
-@pytest.fixture
-def as_admin(client, acme):
-    client.force_login(acme.admin)
-    session = client.session
-    session[SIGNED_IN_AT] = time.time()
-    session.save()
-    return client
 
 
 @pytest.fixture

@@ -18,17 +18,6 @@ ADMIN_PAGES = [
 
 
 @pytest.fixture
-def as_admin(client, acme):
-    client.force_login(acme.admin)
-    session = client.session
-    import time
-
-    session["klaxon_signed_in_at"] = time.time()
-    session.save()
-    return client
-
-
-@pytest.fixture
 def as_user(client, acme):
     client.force_login(acme.user)
     return client

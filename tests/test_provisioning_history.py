@@ -3,7 +3,6 @@
 nothing, pruned with the activity log, and shown on the person page in the organisation's zone.
 """
 
-import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -13,22 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import actions, history
-from accounts.access import SIGNED_IN_AT
 from accounts.models import ProvisioningChange, User
 from tests.payloads import load
 from tests.scim import ENTERPRISE, KLAXON, patch_op
 
 INSERT_CHANGES = 'INSERT INTO "accounts_provisioningchange"'
 DEPARTMENT = f"{ENTERPRISE}:department"
-
-
-@pytest.fixture
-def as_admin(client, acme):
-    client.force_login(acme.admin)
-    session = client.session
-    session[SIGNED_IN_AT] = time.time()
-    session.save()
-    return client
 
 
 @pytest.fixture

@@ -13,14 +13,14 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
-from rest_framework.views import APIView
 
 from accounts.models import User
 from klaxon_site.lib.paging import SNAPSHOT_SECONDS
-from scim_sync import credentials
-from scim_sync.auth import MAX_FAILURES, ScimTokenAuthentication, bearer_token
+from scim_sync import activity, credentials
+from scim_sync.auth import MAX_FAILURES, bearer_token
 from scim_sync.credentials import endpoint_for
 from scim_sync.models import PageBookmark, ScimActivity, ScimEndpoint, ScimToken
+from scim_sync.views import ScimView
 
 
 @pytest.fixture(autouse=True)
@@ -30,11 +30,11 @@ def empty_cache(db):  # the default cache is a database table
     cache.clear()
 
 
-class WhoAmI(APIView):
-    """A stand-in for the SCIM views: shows what authentication attached to the request."""
+class WhoAmI(ScimView):
+    """A SCIM view (the real base: authentication, permission, errors) that shows what
+    authentication attached to the request."""
 
-    authentication_classes = [ScimTokenAuthentication]
-    permission_classes: list = []
+    resource_type = "User"
 
     def get(self, request, endpoint_key):
         return Response(
@@ -211,7 +211,7 @@ def test_last_used_is_recorded_at_most_once_a_minute(acme, acme_token, acme_key,
     first_use = token.last_used_at
     assert first_use is not None
 
-    with django_assert_num_queries(1):  # the token with its endpoint; no UPDATE within the minute
+    with django_assert_num_queries(2):  # the token with its endpoint, the activity row; no UPDATE within the minute
         assert call(acme_key, f"Bearer {acme_token}").status_code == 200
     token.refresh_from_db()
     assert token.last_used_at == first_use
@@ -235,7 +235,7 @@ def test_bearer_token_reads_only_the_documented_forms():
 
 def test_activity_is_recorded_in_one_insert_with_a_readable_summary(acme, django_assert_num_queries):
     with django_assert_num_queries(1):
-        credentials.record_activity(
+        activity.record_activity(
             acme.organisation,
             method="patch",
             resource_type="User",
@@ -245,8 +245,8 @@ def test_activity_is_recorded_in_one_insert_with_a_readable_summary(acme, django
             detail="x" * 400,
             duration_ms=12,
         )
-    credentials.record_activity(acme.organisation, method="POST", resource_type="Group", status=201, label="Sales")
-    credentials.record_activity(acme.organisation, method="GET", resource_type="ServiceProviderConfig", status=200)
+    activity.record_activity(acme.organisation, method="POST", resource_type="Group", status=201, label="Sales")
+    activity.record_activity(acme.organisation, method="GET", resource_type="ServiceProviderConfig", status=200)
     spc, group, user = ScimActivity.objects.filter(organisation=acme.organisation)
     assert len(user.detail) == 255 and user.detail.endswith("…")
     assert user.summary == f"PATCH user jo@acme.test: 400 invalidValue: {user.detail}"
@@ -258,14 +258,14 @@ def test_activity_is_recorded_in_one_insert_with_a_readable_summary(acme, django
 def waiting_activity(settings):
     """Activity rows wait as in production (tests otherwise write each at once)."""
     settings.KLAXON_SCIM_ACTIVITY_DELAY = 60
-    pending = credentials.PendingActivity()
-    with mock.patch.object(credentials, "pending_activity", pending):
+    pending = activity.PendingActivity()
+    with mock.patch.object(activity, "pending_activity", pending):
         yield pending
     pending.flush()
 
 
 def log_get(organisation, label=""):
-    credentials.record_activity(organisation, method="GET", resource_type="User", status=200, label=label)
+    activity.record_activity(organisation, method="GET", resource_type="User", status=200, label=label)
 
 
 def test_waiting_activity_rows_are_written_together_in_one_insert(acme, waiting_activity, django_assert_num_queries):
@@ -280,18 +280,18 @@ def test_waiting_activity_rows_are_written_together_in_one_insert(acme, waiting_
 
 
 def test_the_request_that_fills_a_batch_writes_it(acme, waiting_activity):
-    for _ in range(credentials.PendingActivity.BATCH_ROWS - 1):
+    for _ in range(activity.PendingActivity.BATCH_ROWS - 1):
         log_get(acme.organisation)
     assert not ScimActivity.objects.exists()
 
     log_get(acme.organisation)
 
-    assert ScimActivity.objects.count() == credentials.PendingActivity.BATCH_ROWS
+    assert ScimActivity.objects.count() == activity.PendingActivity.BATCH_ROWS
 
 
 def test_the_first_request_after_the_delay_writes_what_waits(acme, waiting_activity, settings):
     log_get(acme.organisation, "early")
-    with mock.patch.object(credentials.time, "monotonic", return_value=waiting_activity.first_at + 61):
+    with mock.patch.object(activity.time, "monotonic", return_value=waiting_activity.first_at + 61):
         log_get(acme.organisation, "later")
     assert sorted(ScimActivity.objects.values_list("label", flat=True)) == ["early", "later"]
 
@@ -305,7 +305,7 @@ def test_rows_keep_the_time_of_their_request_not_of_the_write(acme, waiting_acti
 
 def test_a_failing_write_loses_the_batch_but_never_fails_the_request(acme, waiting_activity):
     log_get(acme.organisation)
-    with mock.patch.object(credentials, "_write_activity", side_effect=RuntimeError("disk full")):
+    with mock.patch.object(activity, "_write_activity", side_effect=RuntimeError("disk full")):
         waiting_activity.flush()  # logged, not raised
     assert waiting_activity.rows == []
 
@@ -313,8 +313,8 @@ def test_a_failing_write_loses_the_batch_but_never_fails_the_request(acme, waiti
 @pytest.mark.django_db(transaction=True)
 def test_without_requests_a_timer_writes_waiting_rows(acme, settings):
     settings.KLAXON_SCIM_ACTIVITY_DELAY = 0.1
-    pending = credentials.PendingActivity()
-    with mock.patch.object(credentials, "pending_activity", pending):
+    pending = activity.PendingActivity()
+    with mock.patch.object(activity, "pending_activity", pending):
         log_get(acme.organisation, "quiet")
         deadline = time.monotonic() + 10
         while not ScimActivity.objects.exists() and time.monotonic() < deadline:
@@ -337,10 +337,10 @@ def test_prune_command_deletes_page_bookmarks_past_use(acme):
 
 def test_prune_command_deletes_only_old_activity_and_is_idempotent(acme, settings):
     settings.KLAXON_SCIM_LOG_DAYS = 30
-    credentials.record_activity(acme.organisation, method="GET", resource_type="User", status=200)
+    activity.record_activity(acme.organisation, method="GET", resource_type="User", status=200)
     old = ScimActivity.objects.latest("pk")
     ScimActivity.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=31))
-    credentials.record_activity(acme.organisation, method="GET", resource_type="User", status=200)
+    activity.record_activity(acme.organisation, method="GET", resource_type="User", status=200)
     recent = ScimActivity.objects.latest("pk")
     ScimActivity.objects.filter(pk=recent.pk).update(at=timezone.now() - timedelta(days=29))
 
@@ -424,6 +424,6 @@ def test_admin_shows_tokens_without_their_hash_and_refuses_hash_lookups(acme, ac
     assert token.token_hash not in changelist.text + detail.text
     assert client.get(f"/admin/scim_sync/scimtoken/?token_hash={token.token_hash}").status_code == 400
     assert client.get("/admin/scim_sync/scimtoken/?token_hash__startswith=ab").status_code == 400
-    credentials.record_activity(acme.organisation, method="GET", resource_type="User", status=200)
+    activity.record_activity(acme.organisation, method="GET", resource_type="User", status=200)
     assert client.get("/admin/scim_sync/scimactivity/?status=200").status_code == 200
     assert client.get("/admin/scim_sync/scimendpoint/").status_code == 200

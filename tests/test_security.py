@@ -172,7 +172,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_rotates_nothing(acme):
 
 
 def test_the_activity_log_shows_only_the_organisations_own_requests(client, acme, globex):
-    from scim_sync.credentials import record_activity
+    from scim_sync.activity import record_activity
 
     record_activity(acme.organisation, method="POST", resource_type="User", status=201, label="ours@acme.test")
     record_activity(globex.organisation, method="POST", resource_type="User", status=201, label="theirs@globex.test")

@@ -2,7 +2,6 @@
 expiries, the expiry warning and alert, and who did what in the activity log."""
 
 import re
-import time
 from datetime import timedelta
 from io import StringIO
 from unittest import mock
@@ -17,15 +16,6 @@ from accounts.access import SIGNED_IN_AT
 from scim_sync import credentials, health
 from scim_sync.credentials import endpoint_for
 from scim_sync.models import PORTAL_METHOD, ProvisioningAlert, ScimActivity, ScimToken
-
-
-@pytest.fixture
-def as_admin(client, acme):
-    client.force_login(acme.admin)
-    session = client.session
-    session[SIGNED_IN_AT] = time.time()
-    session.save()
-    return client
 
 
 def at(moment):

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from bench.ceiling.views import ceiling
+
+urlpatterns = [path("ceiling/", ceiling)]
