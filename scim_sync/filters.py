@@ -232,7 +232,9 @@ class QueryTranslator:
     def _compare_datetime(column: Column, op, value) -> Q:
         try:
             moment = value if isinstance(value, datetime) else parse_datetime(str(value))
-            if moment is not None and moment.tzinfo is not None:
+            if moment is not None and moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)  # SCIM's times are UTC when no offset is given
+            if moment is not None:
                 moment.astimezone(UTC)  # the database compares in UTC
         except (ValueError, OverflowError):
             moment = None

@@ -176,3 +176,13 @@ def test_a_member_display_longer_than_its_column_is_400(scim, acme):
 
     assert body["detail"] == "members.display is longer than 255 characters."
     assert not Group.objects.filter(organisation=acme.organisation).exists()
+
+
+def test_a_filter_date_without_an_offset_is_read_as_utc(scim, acme):
+    created = scim.post("/Users", new_user("when@acme.test")).json()["meta"]["created"]
+    before = created.replace("Z", "")[:19]
+
+    text = f'meta.created ge "{before}"'
+    found = scim.get(f"/Users?filter={quote(text)}").json()
+
+    assert "when@acme.test" in [r["userName"] for r in found["Resources"]]
