@@ -18,8 +18,8 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
 # A sync worker touches its heartbeat file between requests. On a disk-backed /tmp that is a
-# journalled metadata write: moving it to memory (as gunicorn's FAQ advises) took SCIM reads
-# from p99 17.5-19.4 to 14.1-16.7 ms and 0.4 ms of CPU off each request on our machine.
+# journalled metadata write: moving it to memory (as gunicorn's FAQ advises) made SCIM reads
+# faster and cheaper (bench/RESULTS.md).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Recycle workers now and then so that no slow leak can grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
@@ -60,8 +60,8 @@ def post_worker_init(worker):
     """Load every view now, then freeze what is loaded (gc.freeze) so that Python's full
     garbage collections skip the ~100,000 objects of the code itself.
 
-    Unfrozen, each worker paused 100-190 ms for a full collection every few seconds under
-    load: those pauses were the slowest 1% of SCIM requests (bench/RESULTS.md).
+    Unfrozen, each worker paused for a full collection every few seconds under load, and
+    those pauses were the slowest 1% of SCIM requests (figures in bench/RESULTS.md).
     """
     import gc
 

@@ -398,9 +398,9 @@ class PageBookmarkQuerySet(models.QuerySet):
 
 class PageBookmark(models.Model):
     """Where a served page of a SCIM list ended, so that the next page starts after `key`
-    (keyset) instead of walking every row before it (OFFSET): after mass updates that walk
-    cost 14 ms at row 50,000, the keyset 0.5 ms. Kept for SNAPSHOT_SECONDS
-    (klaxon_site.lib.paging); `prune_scim_activity` deletes older ones."""
+    (keyset) instead of walking every row before it (OFFSET), which grows with the page's
+    depth (bench/RESULTS.md). Kept for SNAPSHOT_SECONDS (klaxon_site.lib.paging);
+    `PageBookmark.objects.prune()` (run by `prune_scim_activity`) deletes older ones."""
 
     listing = models.CharField(max_length=64, help_text="SHA-256 of organisation, resource type and filter.")
     position = models.PositiveBigIntegerField(help_text="How many rows come before this point.")

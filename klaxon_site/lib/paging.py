@@ -42,7 +42,7 @@ def rows_at(queryset, offset: int, limit: int, bookmark: Bookmark | None = None,
     is cheap to compile and run, so a look-up that finds nothing (an identity provider's
     GET before each POST) costs little; and right after a large initial synchronisation
     the table has no statistics yet, when PostgreSQL planned `pk IN (subquery)` as a
-    nested loop that ran the subquery once per row (0.9 s for a page of 2,000 people).
+    nested loop that ran the subquery once per row (bench/RESULTS.md has the figures).
     A list of keys has only one plan.
     """
     read = read or (lambda rows: rows)
