@@ -4,16 +4,14 @@ This is the SCIM access helper; every SCIM view relies on `request.scim_organisa
 set here and filters by it.
 """
 
-import math
-import time
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.http import Http404
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
+from klaxon_site.lib import counters
 from scim_sync import health, refusals
 from scim_sync.models import ScimEndpoint, ScimToken
 
@@ -50,29 +48,19 @@ def endpoint_for_key(key: str | None) -> ScimEndpoint:
 def _count_failure(endpoint: ScimEndpoint, request) -> None:
     """Count a failed attempt on `endpoint`; raise Throttled once the window's allowance is spent.
 
-    The counter lives in Django's cache, so it holds across processes when a shared cache
-    is configured. Only failures are throttled: a correct token always works, so someone
+    The counter is one of klaxon_site/lib/counters.py's (a fixed window in Django's shared
+    cache, so it holds across processes). Only failures are throttled: a correct token always works, so someone
     guessing cannot lock the identity provider out. Each refusal, 401 or 429, is counted in the
     minute's summary (scim_sync.refusals), not in the activity log.
     """
-    counter = f"scim:auth-failures:{endpoint.pk}"
-    started = f"{counter}:started"
-    now = time.time()
-    cache.add(started, now, FAILURE_WINDOW_SECONDS)
-    cache.add(counter, 0, FAILURE_WINDOW_SECONDS)
-    try:
-        failures = cache.incr(counter)
-    except ValueError:  # The window expired between add() and incr().
-        cache.set(counter, 1, FAILURE_WINDOW_SECONDS)
-        failures = 1
+    failures = counters.count(f"scim:auth-failures:{endpoint.pk}", FAILURE_WINDOW_SECONDS)
     throttled = failures > MAX_FAILURES
     refusals.record(
         endpoint.organisation_id, status=429 if throttled else 401, address=refusals.source_address(request)
     )
     health.failed_authentication_counted(endpoint.organisation, failures)
     if throttled:
-        window_start = cache.get(started, now)
-        raise Throttled(wait=max(1, math.ceil(window_start + FAILURE_WINDOW_SECONDS - now)))
+        raise Throttled(wait=counters.seconds_left(FAILURE_WINDOW_SECONDS))
 
 
 class ScimTokenAuthentication(BaseAuthentication):

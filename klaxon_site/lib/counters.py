@@ -12,6 +12,7 @@ same instant may count once; Redis and Memcached increment atomically.
 """
 
 import hashlib
+import math
 import time
 
 from django.core.cache import cache
@@ -39,6 +40,12 @@ def count(name: str, window: int) -> int:
         value = 1
     cache.touch(key, left)
     return value
+
+
+def seconds_left(window: int) -> int:
+    """Seconds until the current `window` ends and its counters start again from nothing."""
+    now = clock()
+    return max(1, math.ceil((now // window + 1) * window - now))
 
 
 def current(name: str, window: int) -> int:
