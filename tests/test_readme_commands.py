@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -19,9 +18,9 @@ def database_url() -> str:
     return f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
 
 
-def plain_shell(*command: str) -> subprocess.CompletedProcess:
-    """Run as a newcomer's shell would: no DEBUG, SECRET_KEY or KLAXON_PUBLIC_URL set."""
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "DATABASE_URL": database_url()}
+def plain_shell(*command: str, **env) -> subprocess.CompletedProcess:
+    """Run as a newcomer's shell would: no DEBUG, SECRET_KEY, KLAXON_PUBLIC_URL or DATABASE_URL set."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **env}
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -33,8 +32,30 @@ def readme_commands() -> list[str]:
     ]
 
 
+@pytest.fixture
+def made_run(tmp_path):
+    """The files `make run` leaves for bin/manage (its public URL and its DATABASE_URL, empty for
+    SQLite), kept as they were before the test."""
+    var = ROOT / "var"
+    var.mkdir(exist_ok=True)
+    files = {name: var / name for name in ("dev-url", "dev-database-url")}
+    saved = {name: path.read_bytes() for name, path in files.items() if path.exists()}
+
+    def write(url: str, database_url: str) -> None:
+        files["dev-url"].write_text(url + "\n")
+        files["dev-database-url"].write_text(database_url + "\n")
+
+    yield write
+    for name, path in files.items():
+        if name in saved:
+            path.write_bytes(saved[name])
+        else:
+            path.unlink(missing_ok=True)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_readme_scim_credential_commands_work_in_a_plain_shell(acme):
+def test_the_readme_scim_credential_commands_work_in_a_plain_shell(acme, made_run):
+    made_run("http://127.0.0.1:8144", database_url())
     commands = readme_commands()
     assert len(commands) == 2
 
@@ -42,9 +63,17 @@ def test_the_readme_scim_credential_commands_work_in_a_plain_shell(acme):
         result = plain_shell(*command.replace("demo", "acme").split())
         assert result.returncode == 0, result.stderr
         assert "ImproperlyConfigured" not in result.stderr
-        assert re.search(r"http://127\.0\.0\.1:\d+/scim/v2/\S+", result.stdout), result.stdout
+        assert "http://127.0.0.1:8144/scim/v2/" in result.stdout, result.stdout
     rotated = json.loads(result.stdout)
     assert rotated["token"].startswith("klx_")
+
+
+def test_bin_manage_after_make_run_on_sqlite_uses_the_default_database(made_run):
+    made_run("http://127.0.0.1:8144", "")  # what `make run` writes when DATABASE_URL is unset
+
+    result = plain_shell("bin/manage", "check")
+
+    assert result.returncode == 0, result.stderr
 
 
 def test_nothing_that_ships_points_at_the_shared_folder():
