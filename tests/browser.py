@@ -3,7 +3,10 @@
 Fixtures `browser` and `page` are in conftest.py; these are the helpers tests call.
 """
 
+import json
 import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -46,3 +49,18 @@ def sign_in(page, user_name: str = "admin@acme.test", *, organisation: str = "ac
         screenshot(page, shot)
     page.get_by_role("button", name="Sign in").click()
     expect(page).not_to_have_url(re.compile(r"/sign-in/"))
+
+
+def scim_request(live_server, key: str, token: str, method: str, path: str, body=None) -> tuple[int, dict]:
+    """A SCIM request to the live server the browser talks to: (status, JSON body)."""
+    request = urllib.request.Request(
+        f"{live_server.url}/scim/v2/{key}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")

@@ -5,7 +5,6 @@ Playwright must never download a browser: it drives /usr/bin/chromium through
 saves full-page screenshots under test-artifacts/screenshots/ for review.
 """
 
-import json
 import re
 import urllib.error
 import urllib.parse
@@ -21,7 +20,7 @@ from accounts import actions
 from accounts.access import SIGNED_IN_AT
 from accounts.models import User
 from scim_sync.credentials import endpoint_for, generate_token
-from tests.browser import PHONE, screenshot, sign_in
+from tests.browser import PHONE, scim_request, screenshot, sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,23 +41,9 @@ def endpoint_key(page) -> str:
     return page.locator("#endpoint-url").input_value().rstrip("/").rsplit("/", 1)[-1]
 
 
-def scim(live_server, key: str, token: str, method: str, path: str, body=None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"{live_server.url}/scim/v2/{key}{path}",
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
 def search_users(live_server, key: str, token: str) -> int:
     query = urllib.parse.quote('userName eq "x"')
-    return scim(live_server, key, token, "GET", f"/Users?filter={query}")[0]
+    return scim_request(live_server, key, token, "GET", f"/Users?filter={query}")[0]
 
 
 def generate_in_browser(page) -> str:
@@ -228,7 +213,7 @@ def populate(live_server, acme) -> User:
     ids = []
     for user_name, given, family, location, phone in people:
         extension = {"location": location} | ({"notificationPhoneNumber": phone} if phone else {})
-        status, body = scim(
+        status, body = scim_request(
             live_server,
             key,
             token,
@@ -246,7 +231,7 @@ def populate(live_server, acme) -> User:
         )
         assert status == 201, body
         ids.append(body["id"])
-    status, body = scim(
+    status, body = scim_request(
         live_server,
         key,
         token,
@@ -260,7 +245,7 @@ def populate(live_server, acme) -> User:
         },
     )
     assert status == 201, body
-    status, _ = scim(
+    status, _ = scim_request(
         live_server,
         key,
         token,

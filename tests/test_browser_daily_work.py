@@ -6,10 +6,7 @@ log's filters, time zone and CSV export; a person's provisioning history. Screen
 
 import csv
 import io
-import json
 import re
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from accounts.models import User
 from scim_sync.activity import record_activity
 from scim_sync.credentials import endpoint_for, generate_token
 from scim_sync.models import ScimToken
-from tests.browser import DESKTOP, PHONE, assert_no_sideways_scrolling, screenshot, sign_in
+from tests.browser import DESKTOP, PHONE, assert_no_sideways_scrolling, scim_request, screenshot, sign_in
 from tests.scim import KLAXON
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,17 +40,7 @@ def page(page):
 
 
 def scim(live_server, organisation, token: str, method: str, path: str, body=None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"{live_server.url}/scim/v2/{endpoint_for(organisation).key}{path}",
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+    return scim_request(live_server, endpoint_for(organisation).key, token, method, path, body)
 
 
 def accepted(live_server, organisation, token: str) -> bool:
