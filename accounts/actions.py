@@ -3,7 +3,6 @@
 Portal views, Django admin, management commands and the SCIM layer all call them.
 """
 
-import uuid
 from dataclasses import dataclass
 
 import phonenumbers
@@ -17,7 +16,7 @@ from django.utils import timezone
 from accounts import history, reachability
 from accounts.identity import check_identifier, hidden_character, identity_key
 from accounts.mail import off_the_request
-from accounts.models import Group, GroupMembership, Organisation, PortalSession, ProvisioningChange, User, max_length
+from accounts.models import Group, Organisation, PortalSession, ProvisioningChange, User, max_length
 from accounts.signals import user_deactivated_by_provider
 from klaxon_site.lib import counters
 from klaxon_site.lib.bulk_update import update_rows
@@ -415,40 +414,10 @@ def delete_user(user: User) -> None:
 # Groups ---------------------------------------------------------------------------
 
 
-def find_members(organisation: Organisation, member_ids) -> dict[str, int]:
-    """Map each SCIM id that is a person of `organisation` to its database key."""
-    parsed = _as_uuids(member_ids)
-    found = dict(
-        User.objects.filter(organisation=organisation, scim_id__in=set(parsed.values())).values_list("scim_id", "pk")
-    )
-    return {raw: found[ident] for raw, ident in parsed.items() if ident in found}
-
-
-def _as_uuids(member_ids) -> dict[str, uuid.UUID]:
-    """Each id as sent, with its UUID; ids that are no UUID name no one and are left out."""
-    parsed = {}
-    for raw in member_ids:
-        try:
-            parsed[str(raw)] = uuid.UUID(str(raw))
-        except ValueError:
-            continue
-    return parsed
-
-
-def resolve_member_map(organisation: Organisation, member_ids) -> dict[str, int]:
-    """Like find_members, but any id that is not a person of this organisation
-    refuses the whole request."""
-    found = find_members(organisation, member_ids)
-    _refuse_unknown({str(raw) for raw in member_ids} - set(found))
-    return found
-
-
-def _refuse_unknown(unknown_ids) -> None:
-    if unknown_ids:
-        raise ValidationError({"members": f"No such user in this organisation: {', '.join(sorted(unknown_ids)[:5])}."})
-
-
-def _save_group(group: Group) -> None:
+def save_group(group: Group, *, display_name: str, external_id: str | None) -> Group:
+    group.display_name = (display_name or "").strip()
+    group.external_id = external_id
+    group.source = User.Source.IDENTITY_PROVIDER
     _check_lengths(Group, {"display_name": group.display_name, "external_id": group.external_id})
     if not (group.display_name or "").strip():
         raise ValidationError({"display_name": "displayName is required."})
@@ -464,123 +433,7 @@ def _save_group(group: Group) -> None:
         raise Conflict(
             f"displayName {group.display_name!r} is already taken by another group in this organisation."
         ) from None
-
-
-def save_group(group: Group, *, display_name: str, external_id: str | None) -> Group:
-    group.display_name = (display_name or "").strip()
-    group.external_id = external_id
-    group.source = User.Source.IDENTITY_PROVIDER
-    _save_group(group)
     return group
-
-
-def add_members(group: Group, user_pks, *, displays: dict | None = None) -> None:
-    """Set union, in the database: re-adding a member changes nothing.
-
-    `displays` maps a person's key to the name the provider gave them, kept as sent.
-    """
-    displays = displays or {}
-    rows = [(pk, (displays.get(pk) or "")[:255]) for pk in user_pks]
-    if not rows:
-        return
-    # One INSERT ... ON CONFLICT DO NOTHING: no model instances, however many members.
-    table = connection.ops.quote_name(GroupMembership._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"INSERT INTO {table} (group_id, user_id, display) "
-                "SELECT %s, member, display FROM unnest(%s::bigint[], %s::text[]) AS t(member, display) "
-                "ON CONFLICT DO NOTHING",
-                [group.pk, [pk for pk, _ in rows], [display for _, display in rows]],
-            )
-        else:
-            for start in range(0, len(rows), 300):  # SQLite: 3 parameters a row, at most 999
-                chunk = rows[start : start + 300]
-                cursor.execute(
-                    f"INSERT OR IGNORE INTO {table} (group_id, user_id, display) VALUES "
-                    + ", ".join(["(%s, %s, %s)"] * len(chunk)),
-                    [value for pk, display in chunk for value in (group.pk, pk, display)],
-                )
-
-
-def add_members_to_group(organisation: Organisation, group_id, member_ids, *, displays: dict | None = None) -> Group:
-    """Add people to a group, both named by SCIM id; the group's version moves.
-
-    Any id that is not a person of the organisation refuses the request and nothing
-    changes; no such group raises Group.DoesNotExist. On PostgreSQL this is one statement,
-    with no transaction around it: the PATCH identity providers send most, a hundred
-    members at a time. Its UPDATE takes the group's row lock, which orders parallel
-    PATCHes of one group as SELECT ... FOR UPDATE does on the general path.
-    """
-    displays = displays or {}
-    wanted = _as_uuids(member_ids)
-    _refuse_unknown({str(raw) for raw in member_ids} - set(wanted))
-    if connection.vendor != "postgresql" or any(displays.values()):
-        # Names to keep beside the members (Okta sends them) are matched to people in Python:
-        # a join in SQL can be planned as a nested loop when statistics are stale.
-        with transaction.atomic():
-            group = Group.objects.select_for_update().get(organisation=organisation, scim_id=group_id)
-            found = resolve_member_map(organisation, wanted)
-            add_members(group, found.values(), displays={found[i]: name for i, name in displays.items() if i in found})
-            touch_group(group)
-        return group
-    raws = list(wanted)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _ADD_TO_GROUP_SQL,
-            {
-                "ids": [wanted[raw] for raw in raws],
-                "distinct": len(set(wanted.values())),
-                "organisation": organisation.pk,
-                "group": str(group_id),
-                "now": timezone.now(),
-            },
-        )
-        group_exists, group_pk, display_name, updated_at, found = cursor.fetchone()
-    if not group_exists:
-        raise Group.DoesNotExist
-    found_ids = set(found)
-    _refuse_unknown({raw for raw in raws if wanted[raw] not in found_ids})
-    return Group(
-        pk=group_pk, organisation=organisation, scim_id=group_id, display_name=display_name, updated_at=updated_at
-    )
-
-
-_ADD_TO_GROUP_SQL = f"""
-    WITH found AS (SELECT id, scim_id FROM {User._meta.db_table}
-                    WHERE scim_id = ANY(%(ids)s::uuid[]) AND organisation_id = %(organisation)s),
-         touched AS (UPDATE {Group._meta.db_table} SET updated_at = %(now)s
-                      WHERE organisation_id = %(organisation)s AND scim_id = %(group)s::uuid
-                        AND (SELECT count(DISTINCT scim_id) FROM found) = %(distinct)s
-                     RETURNING id, display_name, updated_at),
-         added AS (INSERT INTO {GroupMembership._meta.db_table} (group_id, user_id, display)
-                   SELECT touched.id, found.id, '' FROM touched, found ON CONFLICT DO NOTHING)
-    SELECT EXISTS (SELECT 1 FROM {Group._meta.db_table}
-                    WHERE organisation_id = %(organisation)s AND scim_id = %(group)s::uuid),
-           touched.id, touched.display_name, touched.updated_at, ARRAY(SELECT scim_id FROM found)
-      FROM (SELECT 1) AS one LEFT JOIN touched ON true
-"""
-
-
-def remove_members(group: Group, user_pks=None) -> None:
-    """Set difference; without `user_pks` every member leaves."""
-    memberships = GroupMembership.objects.filter(group=group)
-    if user_pks is not None:
-        memberships = memberships.filter(user_id__in=list(user_pks))
-    memberships._raw_delete(memberships.db)
-
-
-def replace_members(group: Group, user_pks, *, displays: dict | None = None) -> None:
-    keep = set(user_pks)
-    current = set(GroupMembership.objects.filter(group=group).values_list("user_id", flat=True))
-    remove_members(group, current - keep)
-    add_members(group, keep - current, displays=displays)
-
-
-def touch_group(group: Group) -> None:
-    """Member changes move the group's lastModified and version."""
-    group.updated_at = timezone.now()
-    Group.objects.filter(pk=group.pk).update(updated_at=group.updated_at)
 
 
 @transaction.atomic

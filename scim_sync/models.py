@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organisation
-from klaxon_site.lib.paging import SNAPSHOT_SECONDS, Bookmark
+from klaxon_site.lib.paging import SNAPSHOT_SECONDS, ListingBookmarks
 
 TOKEN_PREFIX = "klx_"
 # "klx_" and 8 characters of the random part: enough to tell tokens apart, useless to guess with.
@@ -387,19 +387,18 @@ class ProvisioningAlert(models.Model):
 class PageBookmarkQuerySet(models.QuerySet):
     def prune(self) -> int:
         """Delete the bookmarks no page can use any more (older than a listing's snapshot)."""
-        from klaxon_site.lib.paging import SNAPSHOT_SECONDS
-
         cutoff = timezone.now() - datetime.timedelta(seconds=SNAPSHOT_SECONDS)
         return self.filter(written_at__lt=cutoff).delete()[0]
 
-    def for_listing(self, listing: str) -> "ListingBookmarks":
-        return ListingBookmarks(hashlib.sha256(listing.encode()).hexdigest())
+    def for_listing(self, listing: str) -> ListingBookmarks:
+        return ListingBookmarks(self.model, listing)
 
 
 class PageBookmark(models.Model):
     """Where a served page of a SCIM list ended, so that the next page starts after `key`
     (keyset) instead of walking every row before it (OFFSET), which grows with the page's
-    depth (bench/RESULTS.md). Kept for SNAPSHOT_SECONDS (klaxon_site.lib.paging);
+    depth (bench/RESULTS.md). Read and written by klaxon_site.lib.paging.ListingBookmarks;
+    kept for SNAPSHOT_SECONDS;
     `PageBookmark.objects.prune()` (run by `prune_scim_activity`) deletes older ones."""
 
     listing = models.CharField(max_length=64, help_text="SHA-256 of organisation, resource type and filter.")
@@ -413,39 +412,3 @@ class PageBookmark(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["listing", "position"], name="scim_sync_pagebookmark_unique")]
         indexes = [models.Index(fields=["written_at"], name="scim_sync_pagebookmark_written")]
-
-
-class ListingBookmarks:
-    """The bookmarks of one listing, in the shape klaxon_site.lib.paging.page_of uses."""
-
-    def __init__(self, digest: str):
-        self.digest = digest
-
-    def nearest(self, position: int) -> Bookmark | None:
-        """The fresh bookmark at or before `position`, if any.
-
-        Not only the exact one: a client fetching pages in parallel asks for page n+1
-        before page n has been served, and then starts a few pages back.
-        """
-        fresh = connection.ops.adapt_datetimefield_value(timezone.now() - datetime.timedelta(seconds=SNAPSHOT_SECONDS))
-        with connection.cursor() as cursor:
-            cursor.execute(_NEAREST_BOOKMARK_SQL, [self.digest, position, fresh])
-            row = cursor.fetchone()
-        return Bookmark(*row) if row else None
-
-    def save(self, position: int, key: int, total: int | None = None) -> None:
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
-            cursor.execute(_SAVE_BOOKMARK_SQL, [self.digest, position, key, total, now])
-
-
-_NEAREST_BOOKMARK_SQL = (
-    f'SELECT "position", "key", total FROM {PageBookmark._meta.db_table} WHERE listing = %s AND "position" <= %s '
-    'AND written_at >= %s ORDER BY "position" DESC LIMIT 1'
-)
-# One statement on PostgreSQL and SQLite alike: the latest page to end here wins.
-_SAVE_BOOKMARK_SQL = (
-    f'INSERT INTO {PageBookmark._meta.db_table} (listing, "position", "key", total, written_at) '
-    'VALUES (%s, %s, %s, %s, %s) ON CONFLICT (listing, "position") '
-    'DO UPDATE SET "key" = excluded."key", total = excluded.total, written_at = excluded.written_at'
-)

@@ -7,7 +7,7 @@ themselves (as Sentry's SCIMQueryParamSerializer does for its SCIM endpoints).
 import json
 from dataclasses import dataclass
 
-from accounts import actions
+from accounts import memberships
 from scim_sync.groups import canonical_group_body, member_displays, member_values
 from scim_sync.projection import Projection
 from scim_sync.protocol import ScimError
@@ -88,7 +88,7 @@ class GroupBody:
         external_id = data.get("externalId")
         if external_id is not None and not isinstance(external_id, str):
             raise ScimError(400, "externalId must be text.", "invalidValue")
-        members = actions.resolve_member_map(organisation, member_values(data.get("members"), "members"))
+        members = memberships.find_all(organisation, member_values(data.get("members"), "members"))
         displays = {members[i]: name for i, name in member_displays(data.get("members")).items() if i in members}
         return cls(display_name, external_id or None, list(members.values()), displays)
 

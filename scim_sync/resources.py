@@ -54,6 +54,12 @@ def version_of(obj) -> str:
     return f'W/"{int(obj.updated_at.timestamp() * 1_000_000):x}"'
 
 
+def check_version(obj, if_match: str | None) -> None:
+    """If-Match (RFC 7644 §3.14): a stale version is 412."""
+    if if_match and if_match.strip() != "*" and version_of(obj) not in [v.strip() for v in if_match.split(",")]:
+        raise ScimError(412, "The resource changed since that version was read.")
+
+
 def _meta(obj, resource_type: str, created, location: str) -> dict:
     return {
         "resourceType": resource_type,

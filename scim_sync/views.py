@@ -14,14 +14,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from scim2_models import Context, InvalidFilterException
 
-from accounts import actions
+from accounts import actions, memberships
 from accounts.models import Group, GroupMembership, Organisation, User
 from klaxon_site.lib.paging import page_of
 from scim_sync import resources
 from scim_sync.activity import record_activity
 from scim_sync.auth import ScimTokenAuthentication
 from scim_sync.filters import GROUP_COLUMNS, GROUP_FILTERS, USER_COLUMNS, USER_FILTERS, filter_q, sort_field
-from scim_sync.groups import apply_change, read_patch
+from scim_sync.groups import apply_patch, read_patch
 from scim_sync.models import PageBookmark
 from scim_sync.params import GroupBody, ListParams, check_operation_count, projection_of, search_params
 from scim_sync.projection import Projection
@@ -129,10 +129,7 @@ class ScimView(APIView):
         return projection_of(self.params())
 
     def check_version(self, obj) -> None:
-        """If-Match (RFC 7644 §3.14): a stale version is 412."""
-        wanted = self.request.headers.get("If-Match")
-        if wanted and wanted.strip() != "*" and resources.version_of(obj) not in [v.strip() for v in wanted.split(",")]:
-            raise ScimError(412, "The resource changed since that version was read.")
+        resources.check_version(obj, self.request.headers.get("If-Match"))
 
     def page(self, queryset, columns, translator, read=None):
         """Filter, sort and slice in the database; returns (total, start, rows read with `read`)."""
@@ -142,15 +139,14 @@ class ScimView(APIView):
         order = "pk"
         if wanted.sort_by:
             order = ("-" if wanted.descending else "") + sort_field(columns, wanted.sort_by)
-        listing = f"scim:{self.organisation.pk}:{self.resource_type}:{wanted.filter}"
-        # Bookmarks serve lists in their default order (by key), the order clients page in.
-        bookmarks = PageBookmark.objects.for_listing(listing) if order == "pk" else None
+        listing = f"scim:{self.organisation.pk}:{self.resource_type}:{order}:{wanted.filter}"
         total, objects = page_of(
             queryset.order_by(order, "pk"),
             wanted.start_index - 1,
             wanted.count,
-            listing=listing,
-            bookmarks=bookmarks,
+            store=PageBookmark.objects.for_listing(listing),
+            # Bookmarks continue lists in their default order (by key), the order clients page in.
+            keyset=order == "pk",
             read=read,
         )
         return total, wanted.start_index, objects
@@ -321,7 +317,7 @@ class GroupList(GroupViewMixin, ScimView):
         group = actions.save_group(
             Group(organisation=self.organisation), display_name=body.display_name, external_id=body.external_id
         )
-        actions.add_members(group, body.member_keys, displays=body.displays)
+        memberships.add(group, body.member_keys, displays=body.displays)
         projection = self.projection()
         return self.resource_response(
             self.document(self.get_group(group.scim_id, projection), projection), projection, status.HTTP_201_CREATED
@@ -346,33 +342,20 @@ class GroupDetail(GroupViewMixin, ScimView):
         self.check_version(group)
         body = GroupBody.parse(request.data, self.organisation)
         actions.save_group(group, display_name=body.display_name, external_id=body.external_id)
-        actions.replace_members(group, body.member_keys, displays=body.displays)
+        memberships.replace(group, body.member_keys, displays=body.displays)
         projection = self.projection()
         return self.resource_response(self.document(self.get_group(scim_id, projection), projection), projection)
 
     def patch(self, request, endpoint_key, scim_id):
         check_operation_count(request.data)
         change = read_patch(scim_id, request.data)
+        try:
+            group = apply_patch(self.organisation, scim_id, change, if_match=request.headers.get("If-Match"))
+        except Group.DoesNotExist:
+            raise Http404(f"Group {scim_id} not found.") from None
+        self.activity_label = group.display_name
         params = self.params()
-        wants_document = bool(params.get("attributes") or params.get("excludedAttributes"))
-        if change.only_adds_members() and not wants_document and not request.headers.get("If-Match"):
-            try:
-                group = actions.add_members_to_group(
-                    self.organisation, scim_id, change.member_ids(), displays=change.displays
-                )
-            except Group.DoesNotExist:
-                raise Http404(f"Group {scim_id} not found.") from None
-            self.activity_label = group.display_name
-            return self.no_content(group)
-        return self.patch_in_transaction(change, scim_id, wants_document)
-
-    @transaction.atomic
-    def patch_in_transaction(self, change, scim_id, wants_document):
-        # The row lock serialises PATCHes of one group: parallel member changes lose nothing.
-        group = self.get_group(scim_id, Projection.excluding_members(), lock=True)
-        self.check_version(group)
-        apply_change(group, change)
-        if not wants_document:
+        if not (params.get("attributes") or params.get("excludedAttributes")):
             return self.no_content(group)
         projection = self.projection()
         return self.resource_response(self.document(self.get_group(scim_id, projection), projection), projection)

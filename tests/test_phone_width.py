@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts import actions
+from accounts import actions, memberships
 from accounts.models import Group
 from scim_sync.credentials import endpoint_for, generate_token
 from tests.browser import DESKTOP, PHONE, SCREENSHOTS
@@ -67,7 +67,7 @@ def organisation_at_work(acme):
     gone = actions.provision_user(org, {"user_name": "gone@acme.test", "given_name": "Gone"})
     actions.provision_user(org, {"user_name": "gone@acme.test", "is_active": False}, user=gone)
     group = Group.objects.create(organisation=org, display_name="Out-of-hours incident responders (all sites)")
-    actions.add_members(group, [person.pk for person in people])
+    memberships.add(group, [person.pk for person in people])
     endpoint_for(org)
     generate_token(org, created_by=acme.admin)
     return {"person": people[0], "group": group}

@@ -19,7 +19,7 @@ import uuid
 import pytest
 from django.db import InterfaceError, OperationalError, connection
 
-from accounts import actions
+from accounts import actions, memberships
 from accounts.models import Group, GroupMembership, User
 from locations.models import Location
 from scim_sync.credentials import endpoint_for, generate_token
@@ -115,7 +115,7 @@ def fail_on_second_call(monkeypatch, module, name):
 
 def test_a_patch_whose_second_write_fails_leaves_the_group_as_it_was(scim, group, people, monkeypatch):
     before = scim.get(f"/Groups/{group}").json()
-    calls = fail_on_second_call(monkeypatch, actions, "add_members")
+    calls = fail_on_second_call(monkeypatch, memberships, "add")
 
     response = scim.patch(
         f"/Groups/{group}",
@@ -152,7 +152,7 @@ def test_a_group_whose_members_cannot_be_written_is_not_created(scim, people, mo
     def unavailable(*args, **kwargs):
         raise OperationalError("could not write to file")
 
-    monkeypatch.setattr(actions, "add_members", unavailable)
+    monkeypatch.setattr(memberships, "add", unavailable)
 
     response = scim.post(
         "/Groups", {"schemas": [CORE_GROUP], "displayName": "Half made", "members": [{"value": people[0]}]}
@@ -261,7 +261,7 @@ def test_a_worker_killed_during_a_group_patch_leaves_the_group_before_or_after(a
 
     def new_group(name: str) -> Group:
         group = actions.save_group(Group(organisation=organisation), display_name=name, external_id=None)
-        actions.add_members(group, [acme.admin.pk, acme.user.pk])
+        memberships.add(group, [acme.admin.pk, acme.user.pk])
         return group
 
     server = Server(tmp_path / "gunicorn.log")

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts import actions
+from accounts import actions, memberships
 from accounts.models import Group, GroupMembership, User
 from locations.models import Location
 from tests.payloads import load
@@ -206,7 +206,7 @@ def test_entra_reads_one_group_without_its_members(scim, people):
 def test_excluding_members_never_loads_them(scim, acme, path, django_assert_max_num_queries):
     empty = new_group(scim, "Empty")
     crowded = new_group(scim, "Crowded")
-    actions.add_members(
+    memberships.add(
         Group.objects.get(scim_id=crowded),
         User.objects.filter(scim_id__in=bulk_people(acme.organisation, 300, "crowd")).values_list("pk", flat=True),
     )

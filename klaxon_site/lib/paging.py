@@ -8,13 +8,16 @@ map is fresh; after mass updates every row walked is also read from the table, s
 next page of a listing starts from a bookmark where the last one ended (keyset) instead.
 """
 
+import datetime
 import hashlib
 from typing import NamedTuple
 
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 
-# How long the count taken for a listing's first page answers for its later pages.
+# How long the count taken for a listing's first page answers for its later pages, and how
+# long a bookmark is used.
 SNAPSHOT_SECONDS = 120
 # Past this the page is empty without asking: a huge offset would overflow OFFSET.
 MAX_OFFSET = 2**53
@@ -30,6 +33,63 @@ class Bookmark(NamedTuple):
     position: int
     key: int
     total: int | None
+
+
+class ListingBookmarks:
+    """Where the served pages of one listing ended, with the listing's total, in a table
+    shaped like scim_sync.models.PageBookmark (passed in, so that this module needs no app).
+
+    Two statements in SQL, one per page: the ORM would need a transaction around a
+    SELECT and an update_or_create for the same upsert.
+    """
+
+    def __init__(self, model, listing: str):
+        self.table = connection.ops.quote_name(model._meta.db_table)
+        self.digest = hashlib.sha256(listing.encode()).hexdigest()
+
+    def nearest(self, position: int) -> Bookmark | None:
+        """The fresh bookmark at or before `position`, if any.
+
+        Not only the exact one: a client fetching pages in parallel asks for page n+1
+        before page n has been served, and then starts a few pages back.
+        """
+        fresh = connection.ops.adapt_datetimefield_value(timezone.now() - datetime.timedelta(seconds=SNAPSHOT_SECONDS))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'SELECT "position", "key", total FROM {self.table} WHERE listing = %s AND "position" <= %s '
+                'AND written_at >= %s ORDER BY "position" DESC LIMIT 1',
+                [self.digest, position, fresh],
+            )
+            row = cursor.fetchone()
+        return Bookmark(*row) if row else None
+
+    def save(self, position: int, key: int, total: int | None = None) -> None:
+        """One statement on PostgreSQL and SQLite alike: the latest page to end here wins."""
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'INSERT INTO {self.table} (listing, "position", "key", total, written_at) '
+                'VALUES (%s, %s, %s, %s, %s) ON CONFLICT (listing, "position") '
+                'DO UPDATE SET "key" = excluded."key", total = excluded.total, written_at = excluded.written_at',
+                [self.digest, position, key, total, now],
+            )
+
+
+class CachedTotal:
+    """The store of a listing served in another order than by key (the portal's People
+    list): only its total, in the shared cache."""
+
+    def __init__(self, listing: str):
+        self.key = "listing-total:" + hashlib.sha256(listing.encode()).hexdigest()
+        self.read: int | None = None
+
+    def nearest(self, position: int) -> Bookmark | None:
+        self.read = cache.get(self.key)
+        return Bookmark(0, 0, self.read) if self.read is not None else None
+
+    def save(self, position: int, key: int, total: int | None = None) -> None:
+        if total != self.read:
+            cache.set(self.key, total, SNAPSHOT_SECONDS)
 
 
 def rows_at(queryset, offset: int, limit: int, bookmark: Bookmark | None = None, read=None) -> list:
@@ -61,29 +121,26 @@ def rows_at(queryset, offset: int, limit: int, bookmark: Bookmark | None = None,
     return list(read(queryset.filter(pk__in=keys)))
 
 
-def page_of(queryset, offset: int, limit: int, *, listing: str, bookmarks=None, read=None) -> tuple[int, list]:
+def page_of(queryset, offset: int, limit: int, *, store, keyset: bool = False, read=None) -> tuple[int, list]:
     """(total, rows) of the ordered `queryset`'s page [offset, offset + limit).
 
     A page shorter than `limit` ends the list, so it tells the total itself: a look-up
     such as `userName eq "…"` costs no COUNT(*). A full page needs the count. The count
-    a first page takes answers for the listing's later pages: those that continue from
-    `bookmarks` (see rows_at) carry it, and for SNAPSHOT_SECONDS the shared cache keeps it
-    under `listing` (what is listed, as text). A client paging through 100,000 people
-    pays for one COUNT(*), not a thousand.
+    a first page takes answers for the listing's later pages, for SNAPSHOT_SECONDS: the
+    listing's `store` (ListingBookmarks or CachedTotal) keeps it, beside where each page
+    ended. With `keyset` (lists in primary-key order) a page continues from the store's
+    nearest bookmark (see rows_at). A client paging through 100,000 people pays for one
+    COUNT(*), not a thousand.
     """
     bookmark, rows = None, []
     if limit and offset < MAX_OFFSET:
-        bookmark = bookmarks.nearest(offset) if bookmarks is not None and offset else None
-        rows = rows_at(queryset, offset, limit, bookmark, read)
+        bookmark = store.nearest(offset) if offset else None
+        rows = rows_at(queryset, offset, limit, bookmark if keyset else None, read)
     if rows and len(rows) < limit or (offset == 0 and limit and not rows):
         return offset + len(rows), rows
     total = bookmark.total if bookmark and rows else None
     if total is None:
-        key = "listing-total:" + hashlib.sha256(listing.encode()).hexdigest()
-        total = cache.get(key) if offset and rows else None
-        if total is None:
-            total = queryset.count()
-            cache.set(key, total, SNAPSHOT_SECONDS)
-    if bookmarks is not None and rows:
-        bookmarks.save(offset + limit, rows[-1].pk, total)
+        total = queryset.count()
+    if rows:
+        store.save(offset + limit, rows[-1].pk, total)
     return total, rows
