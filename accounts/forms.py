@@ -16,6 +16,8 @@ from accounts.reachability import source_label
 from klaxon_site.lib.client_address import client_address
 from klaxon_site.lib.keys import database_key
 from locations.models import Location
+from mfa import devices as mfa_devices
+from sso import policy as sso_policy
 
 
 class OrganisationSignInForm(AuthenticationForm):
@@ -59,6 +61,14 @@ class OrganisationSignInForm(AuthenticationForm):
                 raise forms.ValidationError(
                     "Too many failed sign-ins. Wait 15 minutes or reset your password.", code="throttled"
                 )
+            self.identity_provider = sso_policy.provider_of(organisation)
+            if not sso_policy.password_allowed(self.identity_provider, login.person):
+                # Require single sign-on: only break-glass administrators may go on. Everyone
+                # else gets the answer a wrong password gets, after the same hashing work, so
+                # the page does not tell which logins are break-glass accounts.
+                User().set_password(password)
+                throttle.sign_in_failed(self.request, organisation, account)
+                raise self.get_invalid_login_error()
             try:
                 self.user_cache = authenticate(
                     self.request, organisation=organisation or slug, username=typed, password=password, login=login
@@ -77,6 +87,14 @@ class OrganisationSignInForm(AuthenticationForm):
         return self.cleaned_data
 
     def get_invalid_login_error(self):
+        provider = getattr(self, "identity_provider", None)
+        if provider is not None and provider.require_sso:
+            return forms.ValidationError(
+                f"{provider.organisation.name} signs in with {provider.display_name}: use the button "
+                f"Continue with {provider.display_name}. Only break-glass administrators sign in with a password here, "
+                "and these details do not match one.",
+                code="sso_required",
+            )
         return forms.ValidationError(
             "That organisation, username and password do not match an active account.",
             code="invalid_login",
@@ -97,6 +115,22 @@ class ConfirmPasswordForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.used_up = False
+        # Re-authentication asks for the second factor too, when the person has one.
+        if mfa_devices.has_device(user):
+            self.fields["code"] = forms.CharField(
+                label="Code",
+                max_length=20,
+                help_text="From your authenticator app, or a recovery code.",
+                widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+                error_messages={"required": "Enter the code from your authenticator app."},
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        if "code" in self.fields and not self.errors and not mfa_devices.verify(self.user, cleaned.get("code", "")):
+            self.used_up = mfa_devices.blocked(self.user)
+            self.add_error("code", "That code is not right, or was already used.")
+        return cleaned
 
     def clean_password(self):
         password = self.cleaned_data["password"]
@@ -144,11 +178,12 @@ class OrganisationPasswordResetForm(PasswordResetForm):
         key = identity_key(email)
         if organisation is None or not key:
             return []
-        return list(
-            User.objects.filter(organisation=organisation, is_active=True, recovery_email_key=key).select_related(
-                "organisation"
-            )
-        )
+        people = User.objects.filter(organisation=organisation, is_active=True, recovery_email_key=key)
+        # Require single sign-on: nobody but the break-glass administrators has a password to reset.
+        provider = sso_policy.provider_of(organisation)
+        return [
+            person for person in people.select_related("organisation") if sso_policy.password_allowed(provider, person)
+        ]
 
     def save(
         self,

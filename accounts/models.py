@@ -244,8 +244,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self) -> str:
         return self.given_name or self.user_name
 
+    # Set on the signed-in person for one request when their organisation's identity provider
+    # chooses its site administrators (sso/policy.py, applied by sso.middleware); None: the
+    # role decides. Not a column: it is recomputed on every request.
+    site_admin_by_policy: bool | None = None
+
     @property
     def is_site_admin(self) -> bool:
+        if self.site_admin_by_policy is not None:
+            return self.site_admin_by_policy
         return self.role == self.Role.SITE_ADMIN
 
     @property

@@ -35,16 +35,31 @@ from accounts.forms import (
 )
 from accounts.models import Group, GroupMembership, User
 from klaxon_site.lib.client_address import client_address
-from klaxon_site.lib.paging import page_of
+from klaxon_site.lib.paging import CachedTotal, page_of
 from locations.models import Location
+from mfa import devices as mfa_devices
+from mfa import views as mfa_views
+from sso import oidc as sso_oidc
+from sso import policy as sso_policy
 
 PAGE_SIZE = 50
 
 
 class SignInView(auth_views.LoginView):
+    """Password sign-in. A person who needs a second factor (sso.policy) is not signed in
+    yet: mfa.views asks for it (or has them set one up) first."""
+
     form_class = OrganisationSignInForm
     template_name = "accounts/sign_in.html"
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if sso_policy.second_factor_needed(user):
+            return mfa_views.start(self.request, user, self.get_success_url())
+        response = super().form_valid(form)
+        self.request.session[sso_policy.SIGN_IN_METHOD] = sso_policy.PASSWORD
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -92,7 +107,17 @@ def _reach_chart(locations) -> list[dict]:
 def confirm_password(request):
     """Re-enter the password before a sensitive action (sign-in older than 15 minutes)."""
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"), "/")
+    provider = sso_policy.provider_of(request.user.organisation_id)
+    # People who signed in through the identity provider, or may not use a password, confirm there.
+    with_provider = sso_policy.offered(provider) and (
+        request.session.get(sso_policy.SIGN_IN_METHOD) == sso_policy.SSO
+        or not sso_policy.password_allowed(provider, request.user)
+        or not request.user.has_usable_password()
+    )
+    password_possible = request.user.has_usable_password() and sso_policy.password_allowed(provider, request.user)
     form = ConfirmPasswordForm(request.user, request.POST or None)
+    if request.method == "POST" and not password_possible:
+        return redirect(f"{reverse('accounts:confirm-password')}?{urlencode({'next': next_url})}")
     if request.method == "POST" and form.is_valid():
         mark_recent_sign_in(request)
         messages.success(request, "Thanks. You can carry on.")
@@ -104,7 +129,17 @@ def confirm_password(request):
         logout(request)
         messages.error(request, "Too many wrong passwords: you were signed out. Sign in again to carry on.")
         return redirect("accounts:login")
-    return render(request, "accounts/confirm_password.html", {"form": form, "next": next_url})
+    response = render(
+        request,
+        "accounts/confirm_password.html",
+        {
+            "form": form,
+            "next": next_url,
+            "provider": provider if with_provider else None,
+            "password_possible": password_possible,
+        },
+    )
+    return sso_oidc.allow_forms_to_reach(response, provider) if with_provider else response
 
 
 def _sync_started_at(organisation):
@@ -120,12 +155,12 @@ def people_list(request):
     params = filter_form.applied()  # an invalid filter is shown as an error and not applied
     found = queries.people(organisation, params, sync_started_at=sync_started_at).only(*PEOPLE_LIST_FIELDS)
     filters = urlencode(params)
-    listing = f"people:{organisation.pk}:{filters}"
+    store = CachedTotal(f"people:{organisation.pk}:{filters}")
     wanted = request.GET.get("page")
-    total, rows = page_of(found, (_page_number(wanted) - 1) * PAGE_SIZE, PAGE_SIZE, listing=listing)
+    total, rows = page_of(found, (_page_number(wanted) - 1) * PAGE_SIZE, PAGE_SIZE, store=store)
     page = Paginator(range(total), PAGE_SIZE).get_page(wanted)  # numbers past the end give the last page
     if page.number != _page_number(wanted):
-        total, rows = page_of(found, (page.number - 1) * PAGE_SIZE, PAGE_SIZE, listing=listing)
+        total, rows = page_of(found, (page.number - 1) * PAGE_SIZE, PAGE_SIZE, store=store)
     page.object_list = rows
     locations = list(Location.objects.filter(organisation=organisation))
     _mark_waiting(rows, {location.name_key for location in locations}, organisation.phone_region)
@@ -201,6 +236,7 @@ def person_detail(request, pk):
             "location_source": display.value_source(person.location_source, person),
             "zone": time_zones.zone_of(organisation),
             "history": history.timeline(person),
+            "password_allowed": sso_policy.password_allowed(sso_policy.provider_of(organisation), person),
         },
     )
 
@@ -265,6 +301,15 @@ def person_invite(request, pk):
     if person.has_usable_password():
         messages.error(request, f"{person.full_name} already has a password; they can reset it from the sign-in page.")
         return redirect("accounts:person", pk=person.pk)
+    provider = sso_policy.provider_of(person.organisation_id)
+    if not sso_policy.password_allowed(provider, person):
+        assert provider is not None
+        messages.error(
+            request,
+            f"Your organisation requires single sign-on: {person.full_name} signs in with {provider.display_name} "
+            "and needs no invitation.",
+        )
+        return redirect("accounts:person", pk=person.pk)
     link = request.build_absolute_uri(
         reverse(
             "accounts:password-reset-confirm",
@@ -325,6 +370,9 @@ def _profile_page(request, *, form=None, password_form=None):
             "person": person,
             "form": form or _profile_form(person),
             "password_form": password_form or ChangePasswordForm(person),
+            "second_factor": mfa_devices.has_device(person),
+            "second_factor_required": sso_policy.second_factor_required(person),
+            "recovery_codes_left": mfa_devices.unused_recovery_codes(person),
         },
     )
 

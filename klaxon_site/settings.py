@@ -6,6 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from klaxon_site.lib.encryption import parse_keys
 from klaxon_site.lib.env import cache_from_url, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -38,6 +39,13 @@ KLAXON_ALERT_DEACTIVATION_MINIMUM = env_int("KLAXON_ALERT_DEACTIVATION_MINIMUM",
 KLAXON_ALERT_TOKEN_EXPIRY_DAYS = env_int("KLAXON_ALERT_TOKEN_EXPIRY_DAYS", 7)
 # How many proxies in front of Klaxon append to X-Forwarded-For (klaxon_site/lib/client_address.py).
 KLAXON_TRUSTED_PROXIES = env_int("KLAXON_TRUSTED_PROXIES", 0)
+# Fernet keys that encrypt secrets Klaxon must read back (identity providers' client secrets,
+# two-factor seeds): the first encrypts, all decrypt (klaxon_site/lib/encryption.py).
+KLAXON_ENCRYPTION_KEYS = env_list("KLAXON_ENCRYPTION_KEYS")
+parse_keys(KLAXON_ENCRYPTION_KEYS)  # a malformed key stops the process here, not at first use
+# Site administrators who sign in with a password must pass a second factor (TOTP or a
+# recovery code); at their next sign-in, those without one set it up before getting in.
+KLAXON_MFA_FOR_SITE_ADMINS = env_bool("KLAXON_MFA_FOR_SITE_ADMINS", True)
 # Password-reset and invitation mails are looked up, rendered and sent in a thread after the
 # page answers (accounts/mail.py), so the answer does not tell whether anyone matched.
 # Not read from the environment: only tests turn it off (tests/conftest.py).
@@ -55,6 +63,8 @@ INSTALLED_APPS = [
     "accounts",
     "locations",
     "scim_sync",
+    "sso",
+    "mfa",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +77,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After it: whether the signed-in person is a site administrator, when the organisation's
+    # identity provider chooses them (sso/policy.py).
+    "sso.middleware.identity_provider_roles",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that its process_exception sees a view's database error first.

@@ -21,5 +21,7 @@ urlpatterns = [
     path("scim/v2/", include("scim_sync.urls")),
     path("configuration/synchronisation/", include("scim_sync.portal_urls")),
     path("locations/", include("locations.urls")),
+    path("", include("sso.urls")),
+    path("", include("mfa.urls")),
     path("", include("accounts.urls")),
 ]

@@ -27,6 +27,23 @@ def mail_on_the_request_path(settings):
     settings.KLAXON_BACKGROUND_MAIL = False
 
 
+@pytest.fixture(autouse=True)
+def password_sign_ins_without_a_second_factor(settings):
+    """Production asks site administrators who sign in with a password for a second factor
+    (KLAXON_MFA_FOR_SITE_ADMINS, on by default). The suite's personas predate it and sign in
+    with a password alone; tests/test_mfa*.py and tests/test_sso*.py turn it back on."""
+    settings.KLAXON_MFA_FOR_SITE_ADMINS = False
+
+
+# A Fernet key, as production has in KLAXON_ENCRYPTION_KEYS (klaxon_site/lib/encryption.py).
+ENCRYPTION_KEY = "l5GXoNFTf3GgmyEnYXvGGl2zM2U0CzB0FHSb0Bhv9vE="
+
+
+@pytest.fixture(autouse=True)
+def encryption_key(settings):
+    settings.KLAXON_ENCRYPTION_KEYS = [ENCRYPTION_KEY]
+
+
 @dataclass
 class Tenant:
     organisation: Organisation
@@ -178,6 +195,27 @@ def page(browser, live_server):
         yield page
     finally:
         context.close()
+
+
+# Single sign-on: a real OpenID Connect provider on loopback (helpers in tests/oidc.py). --------
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    from tests.oidc import TestProvider
+
+    provider = TestProvider.start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def oidc(oidc_provider):
+    """The provider, with no account or misbehaviour left over from an earlier test."""
+    oidc_provider.reset()
+    return oidc_provider
 
 
 # Markers, so that `make test-fast` can leave the slow kinds out of the inner loop. ------------

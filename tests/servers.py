@@ -52,6 +52,8 @@ class KlaxonProcess:
             "SECURE_SSL_REDIRECT": "false",
             "ALLOWED_HOSTS": "127.0.0.1",
             "KLAXON_PUBLIC_URL": self.url,
+            # As tests/conftest.py: the suite's administrators sign in with a password alone.
+            "KLAXON_MFA_FOR_SITE_ADMINS": "false",
             "DATABASE_URL": database_url or test_database_url(),
             **(env or {}),
         }

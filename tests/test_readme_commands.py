@@ -6,7 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 from django.db import connection
+
+from sso.models import IdentityProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +59,7 @@ def made_run(tmp_path):
 @pytest.mark.django_db(transaction=True)
 def test_the_readme_scim_credential_commands_work_in_a_plain_shell(acme, made_run):
     made_run("http://127.0.0.1:8144", database_url())
-    commands = readme_commands()
+    commands = [command for command in readme_commands() if "scim_credentials" in command]
     assert len(commands) == 2
 
     for command in commands:
@@ -66,6 +69,37 @@ def test_the_readme_scim_credential_commands_work_in_a_plain_shell(acme, made_ru
         assert "http://127.0.0.1:8144/scim/v2/" in result.stdout, result.stdout
     rotated = json.loads(result.stdout)
     assert rotated["token"].startswith("klx_")
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_the_readme_single_sign_on_command_works_against_the_test_provider(acme, made_run, oidc_provider):
+    """The command the README gives for trying single sign-on locally, its issuer pointed at the
+    suite's provider (same provider.js, another port): the built-in client it names exists."""
+    made_run("http://127.0.0.1:8000", database_url())
+    [command] = [command for command in readme_commands() if "configure_sso" in command]
+    arguments = command.replace("demo", "acme").replace("http://127.0.0.1:9090", oidc_provider.issuer).split()
+
+    result = plain_shell(*arguments)
+
+    assert result.returncode == 0, result.stderr
+    assert "http://127.0.0.1:8000/sso/callback/" in result.stdout, result.stdout
+    configured = IdentityProvider.objects.get(organisation=acme.organisation)
+    assert configured.client_id == "klaxon-local"
+    authorization = requests.get(
+        f"{oidc_provider.issuer}/auth",
+        params={
+            "client_id": "klaxon-local",
+            "redirect_uri": "http://127.0.0.1:8000/sso/callback/",
+            "response_type": "code",
+            "scope": "openid",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert authorization.status_code in (302, 303), authorization.text[:300]  # a known client: on to sign-in
 
 
 def test_bin_manage_after_make_run_on_sqlite_uses_the_default_database(made_run):

@@ -312,3 +312,62 @@ def test_the_person_page_offers_an_invitation_only_when_it_would_be_accepted(as_
     assert not offers_invitation(deactivated)
     page = as_admin.get(reverse("accounts:person", args=[acme.user.pk])).content.decode()
     assert "can reset it from the sign-in page" in page
+
+
+# When the identity provider chooses the site administrators -----------------------------
+
+
+def test_with_administrators_chosen_by_the_providers_group_the_scim_token_alone_still_gets_no_session(
+    scim, acme, oidc, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    """A SCIM client can put anyone in the administrators group, but such people are site
+    administrators only in a session opened through the organisation's identity provider,
+    which the token cannot do."""
+    from sso import actions as sso_actions
+    from tests.oidc import path_of, sign_in_at_provider
+    from tests.scim import CORE_GROUP
+
+    settings.KLAXON_PUBLIC_URL = "http://testserver"
+    registered = oidc.register_client("http://testserver/sso/callback/")
+    provider, _ = sso_actions.configure(
+        acme.organisation,
+        sso_actions.Settings(oidc.issuer, registered.client_id, registered.client_secret, admin_group="Admins"),
+        by=acme.admin,
+    )
+    sso_actions.record_test(provider, by=acme.admin)
+    attacker = scim.client
+
+    # 1. Create a person with the attacker's address and put them, and Jo, in the group.
+    with django_capture_on_commit_callbacks(execute=True):
+        mallory = create_over_scim(scim, "mallory@acme.test", ATTACKER)
+        response = scim.post(
+            "/Groups",
+            {
+                "schemas": [CORE_GROUP],
+                "displayName": "Admins",
+                "members": [{"value": mallory["id"]}, {"value": str(acme.user.scim_id)}],
+            },
+        )
+    assert response.status_code == 201
+
+    # 2. Every public path: password sign-in, reset and the single sign-on callback itself.
+    for login in (ATTACKER, "mallory@acme.test", "jo@acme.test"):
+        for guess in ("password", NEW_PASSWORD):
+            assert sign_in(attacker, "acme", login, guess).status_code == 200
+        ask_for_reset(attacker, "acme", login)
+    assert mail_to(mailoutbox, ATTACKER) == []
+    forged = attacker.get("/sso/callback/?code=guessed&state=guessed&iss=" + quote(oidc.issuer, safe=""))
+    assert forged.status_code == 400
+
+    # 3. An account of the attacker's own at the provider is nobody in Klaxon.
+    started = attacker.post(reverse("sso:begin", args=["acme"]))
+    refused = attacker.get(path_of(sign_in_at_provider(started.url, "evil@provider.test")))
+    assert refused.status_code == 403
+
+    # 4. Jo's own password session (Jo knows it, the attacker does not) is no administrator session.
+    jo = Client()
+    assert sign_in(jo, "acme", "jo@acme.test", PASSWORD).status_code == 302
+    assert jo.get(reverse("accounts:people")).status_code == 403
+
+    assert SESSION_KEY not in attacker.session
+    assert signed_in_user_ids() == {str(acme.user.pk)}
