@@ -7,18 +7,8 @@ from django.db.models import Count
 from accounts import actions
 from accounts.models import Group, GroupMembership, Organisation, User
 
-IDP_MANAGED_USER_FIELDS = (
-    "user_name",
-    "external_id",
-    "given_name",
-    "family_name",
-    "display_name",
-    "email",
-    "idp_location",
-    "idp_notification_phone",
-    "department",
-    "employee_number",
-)
+# What the identity provider owns: read-only here for provisioned people.
+IDP_MANAGED_USER_FIELDS = (*actions.PROVISIONED_FIELDS, "idp_location", "idp_notification_phone")
 
 
 @admin.register(Organisation)

@@ -14,6 +14,7 @@ other default-ignorable characters and blanks listed below) make a name that loo
 another one; they are refused in identifiers, never silently removed.
 """
 
+import re
 import unicodedata
 
 from django.core.exceptions import ValidationError
@@ -47,9 +48,16 @@ _INVISIBLE_RANGES = (
 )
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def hidden_character(text: str | None) -> str | None:
     """The first invisible or control character in `text` as "U+200B", else None."""
-    for char in text or "":
+    text = text or ""
+    if text.isascii():  # nearly every name: the only such ASCII characters are C0 and DEL
+        found = _ASCII_CONTROL.search(text)
+        return f"U+{ord(found.group()):04X}" if found else None
+    for char in text:
         code = ord(char)
         if unicodedata.category(char) in ("Cc", "Cf") or any(lo <= code <= hi for lo, hi in _INVISIBLE_RANGES):
             return f"U+{code:04X}"

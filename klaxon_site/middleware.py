@@ -1,14 +1,19 @@
-"""Project-wide middleware: request ids and access lines, security headers, and the
-portal's answer to a database outage."""
+"""Project-wide middleware: SCIM's shorter chain, request ids and access lines, security
+headers, and the portal's answer to a database outage."""
 
 import logging
 import re
 import time
 import uuid
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.exception import convert_exception_to_response
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.template import loader
+from django.utils.module_loading import import_string
 
 from klaxon_site.lib.logging import redact, request_context
 
@@ -27,6 +32,43 @@ CONTENT_SECURITY_POLICY = (
 )
 # The portal needs none of these browser features; deny them to anything that gets in.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()"
+
+
+class ScimRequestsSkipPortalLayers:
+    """First in MIDDLEWARE: a SCIM request (/scim/…) runs through KLAXON_SCIM_MIDDLEWARE, then
+    URL resolution and its view, instead of the portal's middleware (settings.py says which
+    layers and why). Everything else goes on down the portal's chain.
+
+    Django builds one chain per handler from settings.MIDDLEWARE; this builds the second the
+    same way for the plain (sync) middleware SCIM uses, and refuses at start-up any that would
+    need the rest of Django's handler machinery (view, template-response or exception hooks).
+    """
+
+    def __init__(self, get_response):
+        self.portal = get_response
+        self.scim = _chain(settings.KLAXON_SCIM_MIDDLEWARE)
+
+    def __call__(self, request):
+        if request.path_info.startswith("/scim/"):
+            return self.scim(request)
+        return self.portal(request)
+
+
+def _chain(paths: list[str]):
+    handler = BaseHandler()
+    handler._view_middleware, handler._template_response_middleware, handler._exception_middleware = [], [], []
+    get_response = convert_exception_to_response(handler._get_response)
+    for path in reversed(paths):
+        layer = import_string(path)(get_response)
+        hooks = [
+            name for name in ("process_view", "process_template_response", "process_exception") if hasattr(layer, name)
+        ]
+        if hooks:
+            raise ImproperlyConfigured(
+                f"KLAXON_SCIM_MIDDLEWARE: {path} needs {', '.join(hooks)}, which SCIM's chain does not run."
+            )
+        get_response = convert_exception_to_response(layer)
+    return get_response
 
 
 def _request_id(request) -> str:

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # SCIM requests leave here for KLAXON_SCIM_MIDDLEWARE below.
+    "klaxon_site.middleware.ScimRequestsSkipPortalLayers",
     # First, so that redirects and errors from the rest carry a request id and an access line too.
     "klaxon_site.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -84,6 +86,17 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that its process_exception sees a view's database error first.
     "klaxon_site.middleware.DatabaseUnavailableMiddleware",
+]
+# What a SCIM request (/scim/) passes through instead: an identity provider's machine traffic
+# has no session, CSRF cookie, signed-in user, messages or static files, and a database outage
+# is a SCIM error (scim_sync.protocol), so those layers would cost every request for nothing.
+# Request ids and access lines, host validation, HTTPS redirect and security headers stay.
+KLAXON_SCIM_MIDDLEWARE = [
+    "klaxon_site.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "klaxon_site.middleware.security_headers",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "klaxon_site.urls"

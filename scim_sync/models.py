@@ -163,10 +163,6 @@ class ScimToken(models.Model):
         return f"{self.prefix}… ({self.organisation})"
 
     @property
-    def is_live(self) -> bool:
-        return self.expires_at is None or self.expires_at > timezone.now()
-
-    @property
     def shown_name(self) -> str:
         """How administrators and the activity log name it: "klx_ab12cdef… (Entra production)"."""
         return f"{self.prefix}…" + (f" ({self.label})" if self.label else "")

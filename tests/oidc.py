@@ -21,6 +21,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 HERE = Path(__file__).resolve().parent / "oidc_provider"
+# Klaxon's redirect URI under Django's test client (KLAXON_PUBLIC_URL = "http://testserver").
+CALLBACK = "http://testserver/sso/callback/"
 START_TIMEOUT = 30
 
 
@@ -147,3 +149,20 @@ def path_of(url: str) -> str:
     """The path and query of a URL on Klaxon, for Django's test client."""
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def connect(provider: TestProvider, organisation, *, by, **options):
+    """`organisation`'s single sign-on at the test provider, configured and tested by `by`
+    (options: sso.actions.Settings fields such as admin_group)."""
+    from sso import actions
+
+    registered = provider.register_client(CALLBACK)
+    options.setdefault("display_name", "Test IdP")
+    configured, _ = actions.configure(
+        organisation,
+        actions.Settings(provider.issuer, registered.client_id, registered.client_secret, **options),
+        by=by,
+    )
+    actions.record_test(configured, by=by)
+    configured.refresh_from_db()
+    return configured

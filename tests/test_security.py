@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from playwright.sync_api import expect
 
 from accounts.models import User
-from klaxon_site.middleware import CONTENT_SECURITY_POLICY
+from klaxon_site.middleware import CONTENT_SECURITY_POLICY, ScimRequestsSkipPortalLayers
 from scim_sync.models import ScimToken
 from tests.browser import sign_in
 from tests.conftest import PASSWORD
@@ -56,6 +57,34 @@ def test_the_sign_in_page_carries_every_security_header(client, db):
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_scim_answers_carry_the_security_headers_without_the_portals_session_layers(scim, settings):
+    """SCIM requests take a shorter middleware chain (settings.KLAXON_SCIM_MIDDLEWARE): the
+    same headers and request id as the portal, but no session, CSRF cookie or messages."""
+    scim.client.cookies["sessionid"] = "someone-elses-session"
+    response = scim.get("/Users", HTTP_X_REQUEST_ID="idp-42")
+
+    assert response.status_code == 200
+    assert response["X-Request-ID"] == "idp-42"
+    assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "camera=()" in response["Permissions-Policy"]
+    assert not hasattr(response.wsgi_request, "session")
+    assert not hasattr(response.wsgi_request, "_messages")
+    assert "Cookie" not in response.get("Vary", "") and not response.cookies
+
+
+def test_scim_refuses_a_host_outside_allowed_hosts_like_the_portal(scim):
+    assert scim.get("/Users", HTTP_HOST="evil.example").status_code == 400
+
+
+def test_a_scim_middleware_needing_hooks_the_short_chain_does_not_run_stops_the_start(settings):
+    settings.KLAXON_SCIM_MIDDLEWARE = ["django.middleware.csrf.CsrfViewMiddleware"]
+
+    with pytest.raises(ImproperlyConfigured, match="CsrfViewMiddleware needs process_view"):
+        ScimRequestsSkipPortalLayers(lambda request: None)
 
 
 def test_https_responses_carry_hsts(client, db, settings):

@@ -8,6 +8,7 @@ cannot lock the owner out. Reset pages answer alike, in the same time, whoever e
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.db import DatabaseCache
 from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import call_command
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +28,7 @@ from accounts import actions, throttle
 from accounts.access import SIGNED_IN_AT
 from accounts.models import User
 from klaxon_site.lib import counters
+from klaxon_site.lib.env import cache_from_url
 from tests.conftest import PASSWORD
 
 OWNER_ADDRESS = "198.51.100.7"
@@ -261,9 +264,8 @@ def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(clie
 
 
 def test_a_failure_counter_lasts_its_whole_window_on_the_database_cache(acme, monkeypatch, settings):
-    # Django's database cache (the default) re-sets the default expiry (5 minutes) on incr().
-    database_cache = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "klaxon_cache"}
-    settings.CACHES = {"default": database_cache}
+    # Django's own database cache re-sets the default expiry (5 minutes) on incr(); Klaxon's keeps it.
+    settings.CACHES = {"default": cache_from_url("db://klaxon_cache")}
     call_command("createcachetable", verbosity=0)  # a no-op unless CACHE_URL names another cache
     assert isinstance(caches["default"], DatabaseCache)
     window_start = time.time() // throttle.WINDOW_SECONDS * throttle.WINDOW_SECONDS + 1
@@ -277,6 +279,29 @@ def test_a_failure_counter_lasts_its_whole_window_on_the_database_cache(acme, mo
     response = sign_in(client, "jo@acme.test", PASSWORD)
 
     assert THROTTLED in form_errors(response)[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failures_counted_at_the_same_instant_all_count_on_the_database_cache(settings):
+    """The default cache's incr() is atomic: twenty processes counting one failure at once
+    leave 20, each seeing its own value, not a lost update."""
+    settings.CACHES = {"default": cache_from_url("db://klaxon_cache")}
+    call_command("createcachetable", verbosity=0)
+    parallel = 20
+    start = threading.Barrier(parallel)
+
+    def count_one_failure():
+        start.wait()
+        try:
+            return counters.count("sign-in failures: jo@acme.test", 900)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        seen = sorted(pool.map(lambda _: count_one_failure(), range(parallel)))
+
+    assert seen == list(range(1, parallel + 1))
+    assert counters.current("sign-in failures: jo@acme.test", 900) == parallel
 
 
 def test_a_failure_counter_ends_with_its_window(acme, monkeypatch):

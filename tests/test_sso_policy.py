@@ -19,26 +19,18 @@ from mfa import devices
 from mfa.models import TotpDevice
 from sso import actions
 from tests.conftest import PASSWORD
-from tests.oidc import path_of, sign_in_at_provider
+from tests.oidc import CALLBACK, connect, path_of, sign_in_at_provider
 from tests.scim import CORE_GROUP, PATCH_OP
 
-CALLBACK = "http://testserver/sso/callback/"
 ADMINS = "Klaxon Administrators"
 
 
 @pytest.fixture
 def idp(oidc, acme, settings):
+    """acme's single sign-on, set up and tested, at the test provider."""
     settings.KLAXON_PUBLIC_URL = "http://testserver"
     settings.KLAXON_MFA_FOR_SITE_ADMINS = True
-    registered = oidc.register_client(CALLBACK)
-    provider, _ = actions.configure(
-        acme.organisation,
-        actions.Settings(oidc.issuer, registered.client_id, registered.client_secret, display_name="Test IdP"),
-        by=acme.admin,
-    )
-    actions.record_test(provider, by=acme.admin)
-    provider.refresh_from_db()
-    return provider
+    return connect(oidc, acme.organisation, by=acme.admin)
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from accounts import actions as account_actions
 from accounts.models import User
 from sso import actions
 from sso.models import SignInEvent, SsoLink
-from tests.oidc import path_of, sign_in_at_provider
-
-CALLBACK = "http://testserver/sso/callback/"
+from tests.oidc import CALLBACK, connect, path_of, sign_in_at_provider
 
 
 @pytest.fixture
@@ -27,15 +25,7 @@ def idp(oidc, acme, settings):
     """acme's single sign-on, set up and tested, at the test provider."""
     settings.KLAXON_PUBLIC_URL = "http://testserver"
     settings.KLAXON_MFA_FOR_SITE_ADMINS = True
-    registered = oidc.register_client(CALLBACK)
-    provider, _ = actions.configure(
-        acme.organisation,
-        actions.Settings(oidc.issuer, registered.client_id, registered.client_secret, display_name="Test IdP"),
-        by=acme.admin,
-    )
-    actions.record_test(provider, by=acme.admin)
-    provider.refresh_from_db()
-    return provider
+    return connect(oidc, acme.organisation, by=acme.admin)
 
 
 def start(client, slug="acme"):

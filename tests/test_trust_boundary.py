@@ -323,18 +323,11 @@ def test_with_administrators_chosen_by_the_providers_group_the_scim_token_alone_
     """A SCIM client can put anyone in the administrators group, but such people are site
     administrators only in a session opened through the organisation's identity provider,
     which the token cannot do."""
-    from sso import actions as sso_actions
-    from tests.oidc import path_of, sign_in_at_provider
+    from tests.oidc import connect, path_of, sign_in_at_provider
     from tests.scim import CORE_GROUP
 
     settings.KLAXON_PUBLIC_URL = "http://testserver"
-    registered = oidc.register_client("http://testserver/sso/callback/")
-    provider, _ = sso_actions.configure(
-        acme.organisation,
-        sso_actions.Settings(oidc.issuer, registered.client_id, registered.client_secret, admin_group="Admins"),
-        by=acme.admin,
-    )
-    sso_actions.record_test(provider, by=acme.admin)
+    connect(oidc, acme.organisation, by=acme.admin, admin_group="Admins")
     attacker = scim.client
 
     # 1. Create a person with the attacker's address and put them, and Jo, in the group.

@@ -5,10 +5,10 @@ Each window has its own key (`name` plus the window's number), so a counter need
 separate start time and simply disappears with its window. Names may be any text: they are
 hashed, since Memcached refuses spaces, control characters and keys over 250 bytes.
 
-Increments follow cache.add() then cache.incr(). Django's database cache implements incr()
-as get() then set() with the cache's default expiry (5 minutes), so every increment gives
-the counter back the rest of its window with touch(). On that cache two increments at the
-same instant may count once; Redis and Memcached increment atomically.
+Increments follow cache.add() then cache.incr(), atomic on every cache Klaxon supports:
+Redis and Memcached increment in the server, and Klaxon's database cache
+(klaxon_site/lib/cache.py) increments under a row lock, which Django's own does not. Each
+keeps the entry's expiry, so a counter lasts exactly its window.
 """
 
 import hashlib
@@ -38,7 +38,6 @@ def count(name: str, window: int) -> int:
     except ValueError:  # The window's entry expired between add() and incr().
         cache.set(key, 1, left)
         value = 1
-    cache.touch(key, left)
     return value
 
 

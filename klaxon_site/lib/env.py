@@ -55,7 +55,7 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
 
 
 _CACHE_BACKENDS = {
-    "db": "django.core.cache.backends.db.DatabaseCache",
+    "db": "klaxon_site.lib.cache.DatabaseCache",  # with an atomic incr()
     "redis": "django.core.cache.backends.redis.RedisCache",
     "rediss": "django.core.cache.backends.redis.RedisCache",
     "memcached": "django.core.cache.backends.memcached.PyMemcacheCache",
