@@ -5,6 +5,8 @@ every phase with the stack's ceiling measured in the same run.
     make bench                          # 2,000 users, starts PostgreSQL and gunicorn itself
     make bench BENCH_ARGS="--preset large"   # 100,000 users
     .venv/bin/python bench/run.py --url URL --token T   # against a running Klaxon
+    make bench BENCH_ARGS="--pgbouncer"      # the initial sync also through PgBouncer (transaction mode)
+    make bench BENCH_ARGS="--preset large --tenants 200 --people 1000000"   # one of many tenants
 
 Prints, per phase: requests/s, items/s, p50/p95/p99 latency, CPU per request of the
 server (gunicorn), of PostgreSQL (DB CPU, every postgres process on the machine) and of
@@ -21,6 +23,7 @@ import queue
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -125,7 +128,7 @@ def quote_filter(text: str) -> str:
 class Server:
     """Klaxon under gunicorn on PostgreSQL."""
 
-    def __init__(self, workers: int, port: int):
+    def __init__(self, workers: int, port: int, **env):
         self.port, self.workers = port, workers
         self.env = {
             **os.environ,
@@ -141,6 +144,7 @@ class Server:
             # and a flat memory curve must be earned, not reset.
             "GUNICORN_MAX_REQUESTS": "0",
         }
+        self.env.update(env)
         self.process = None
 
     def manage(self, *args) -> str:
@@ -247,6 +251,73 @@ class CeilingServer(Server):
         self.wait_until_serving("/ceiling/")
 
 
+class PgBouncer:
+    """PgBouncer in transaction mode in front of the benchmark's PostgreSQL (Debian's package,
+    installed when missing), the way many instances × workers share one database."""
+
+    def __init__(self, database_url: str, port: int):
+        self.target = urllib.parse.urlsplit(database_url)
+        self.port = port
+        self.directory = Path(f"/tmp/klaxon-pgbouncer-{port}")
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        user = self.target.username or "klaxon"
+        return f"postgres://{user}@127.0.0.1:{self.port}{self.target.path}"
+
+    def start(self):
+        if not Path("/usr/sbin/pgbouncer").exists():
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "pgbouncer"], env=env, check=True
+            )
+        self.directory.mkdir(exist_ok=True)
+        user, database = self.target.username or "klaxon", self.target.path.lstrip("/")
+        (self.directory / "users.txt").write_text(f'"{user}" ""\n')
+        (self.directory / "pgbouncer.ini").write_text(
+            f"""[databases]
+{database} = host={self.target.hostname} port={self.target.port} dbname={database} user={user}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.directory / "users.txt"}
+pool_mode = transaction
+default_pool_size = 10
+max_client_conn = 200
+ignore_startup_parameters = extra_float_digits
+logfile = {self.directory / "pgbouncer.log"}
+"""
+        )
+        subprocess.run(["chown", "-R", "postgres", str(self.directory)], check=True)
+        # PgBouncer refuses to run as root; -u drops to the PostgreSQL cluster's own user.
+        self.process = subprocess.Popen(
+            ["/usr/sbin/pgbouncer", "-u", "postgres", str(self.directory / "pgbouncer.ini")]
+        )
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        sys.exit("PgBouncer did not start: " + (self.directory / "pgbouncer.log").read_text()[-2000:])
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def database_size() -> str:
+    """The benchmark database's size on disk, as PostgreSQL reports it."""
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"]) as connection:
+        return connection.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
+
+
 class Bench:
     def __init__(self, client: Client, server: Server | None, concurrency: int, slug: str):
         self.client, self.server, self.concurrency, self.slug = client, server, concurrency, slug
@@ -321,11 +392,17 @@ def main():
     parser.add_argument("--url", help="SCIM endpoint URL of a running Klaxon (skips starting a server)")
     parser.add_argument("--token", help="SCIM token for --url")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--pgbouncer", action="store_true", help="also run the initial sync through PgBouncer in transaction mode"
+    )
+    parser.add_argument("--tenants", type=int, default=1, help="organisations sharing the database (default 1)")
+    parser.add_argument("--people", type=int, help="people in all organisations together (with --tenants)")
     args = parser.parse_args()
     users = args.users or PRESETS[args.preset]
     slug = f"bench-{int(time.time())}"
 
-    server = ceiling_server = None
+    server = ceiling_server = bouncer = pooled_server = None
+    pooled = None
     if args.url:
         url, token = args.url, args.token
     else:
@@ -335,34 +412,64 @@ def main():
         server.start()
         ceiling_server = CeilingServer(args.workers, args.port + 1)
         ceiling_server.start()
-        server.manage(
-            "bootstrap_site",
-            "--organisation",
-            "Benchmark",
-            "--slug",
-            slug,
-            "--admin-email",
-            "admin@bench.test",
-            "--admin-password",
-            "bench-admin-pass",
-            "--locations",
-            ",".join(LOCATIONS[:-1]),
-        )
-        credentials = json.loads(server.manage("scim_credentials", slug, "--json"))
-        url, token = credentials["endpoint_url"], credentials["token"]
+        if args.tenants > 1:
+            others = (args.people or args.tenants * users) - users
+            print(f"Building {args.tenants - 1} other organisations with {others} people ...", flush=True)
+            built = subprocess.run(
+                [PYTHON, "bench/tenants.py", "--organisations", str(args.tenants - 1), "--people", str(others)],
+                cwd=ROOT,
+                env=server.env,
+                capture_output=True,
+                text=True,
+            )
+            if built.returncode:
+                sys.exit(f"bench/tenants.py failed:\n{built.stderr[-3000:]}")
+            print(f"  built: {built.stdout.strip()}; database {database_size()}", flush=True)
+        url, token = organisation_with_credentials(server, slug)
+        if args.pgbouncer:
+            bouncer = PgBouncer(os.environ["DATABASE_URL"], args.port + 2)
+            bouncer.start()
+            pooled_server = Server(
+                args.workers, args.port + 3, DATABASE_URL=bouncer.url, DATABASE_TRANSACTION_POOLING="true"
+            )
+            pooled_server.start()
+            pooled = (Client(*organisation_with_credentials(pooled_server, slug + "-pooled")), pooled_server)
     print(
         f"Klaxon SCIM benchmark: {users} users, {args.concurrency} connections, "
-        f"{args.workers if server else '?'} workers, {os.cpu_count()} cores",
+        f"{args.workers if server else '?'} workers, {os.cpu_count()} cores"
+        + (f", {args.tenants} organisations in the database" if args.tenants > 1 else ""),
         flush=True,
     )
     try:
-        report = drive(Bench(Client(url, token), server, args.concurrency, slug), users, ceiling_server)
+        report = drive(Bench(Client(url, token), server, args.concurrency, slug), users, ceiling_server, pooled)
+        if args.tenants > 1:
+            report["database_size"] = database_size()
+            print(f"\ndatabase size after the run: {report['database_size']}")
     finally:
-        for process in (server, ceiling_server):
+        for process in (server, ceiling_server, pooled_server, bouncer):
             if process:
                 process.stop()
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+def organisation_with_credentials(server: Server, slug: str) -> tuple[str, str]:
+    """A new organisation with the benchmark's locations and an administrator; its SCIM URL and token."""
+    server.manage(
+        "bootstrap_site",
+        "--organisation",
+        f"Benchmark {slug}",
+        "--slug",
+        slug,
+        "--admin-email",
+        "admin@bench.test",
+        "--admin-password",
+        "bench-admin-pass",
+        "--locations",
+        ",".join(LOCATIONS[:-1]),
+    )
+    credentials = json.loads(server.manage("scim_credentials", slug, "--json"))
+    return credentials["endpoint_url"], credentials["token"]
 
 
 def person_name(i: int) -> dict:
@@ -390,7 +497,8 @@ def people_searches(users: int, count: int) -> dict[str, list[str]]:
     }
 
 
-def drive(bench: Bench, users: int, ceiling_server: Server | None) -> dict:
+def drive(bench: Bench, users: int, ceiling_server: Server | None, pooled=None) -> dict:
+    """`pooled`: (Client, Server) of a second Klaxon reaching the database through PgBouncer."""
     call = bench.client.call
     names = [f"user{i:06d}@bench.test" for i in range(users)]
     ids = {}
@@ -423,7 +531,7 @@ def drive(bench: Bench, users: int, ceiling_server: Server | None) -> dict:
 
     measure_ceiling()
 
-    def sync_job(i):
+    def sync_job(i, call=call, names=names):
         def job():
             name = names[i]
             t1, found = call("GET", "/Users?filter=" + quote_filter(f'userName eq "{name}"'))
@@ -456,6 +564,13 @@ def drive(bench: Bench, users: int, ceiling_server: Server | None) -> dict:
         measure_ceiling()
     sync = bench.report("initial sync (GET filter + POST per user)", sync_parts, unit="users")
     memory_after_sync = bench.server.worker_memory_mb() if bench.server else []
+    if pooled:
+        pooled_client, pooled_server = pooled
+        pooled_names = [f"pooled{i:06d}@bench.test" for i in range(users)]
+        jobs = [sync_job(i, pooled_client.call, pooled_names) for i in range(users)]
+        pooled_sync = bench.measure(jobs, server=pooled_server)
+        bench.report("initial sync through PgBouncer (transaction mode)", [pooled_sync], unit="users")
+        measure_ceiling()
     ceiling = None
     if has_ceiling:
         rates = [len(part["latencies"]) / part["seconds"] for part in ceiling_parts]

@@ -127,6 +127,12 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, reading timestamps with psycopg's C loader (klaxon_site/db/postgresql).
     DATABASES["default"]["ENGINE"] = "klaxon_site.db.postgresql"
+    if env_bool("DATABASE_TRANSACTION_POOLING", False):
+        # Behind PgBouncer in transaction mode each transaction may run on another server
+        # connection: no server-side prepared statements (psycopg prepares a query it has run
+        # five times on its own connection) and no named cursors, which live in a session.
+        DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}), "prepare_threshold": None}
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Identity providers send requests in parallel: WAL lets readers run beside the
     # writer, IMMEDIATE takes the write lock up front (no "database is locked" on

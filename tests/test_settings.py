@@ -62,3 +62,19 @@ def test_a_bad_value_stops_the_start_with_a_clear_error(monkeypatch):
 def test_cache_urls_name_a_shared_cache():
     assert cache_from_url("db://klaxon_cache")["BACKEND"].endswith("DatabaseCache")
     assert cache_from_url("redis://cache:6379/0")["LOCATION"] == "redis://cache:6379/0"
+
+
+def test_behind_a_transaction_pooler_no_statement_is_prepared_on_the_server():
+    """PgBouncer in transaction mode (docs/deployment.md): each transaction may land on another
+    server connection, where a prepared statement or a named cursor does not exist."""
+    show = (
+        "from django.conf import settings; database = settings.DATABASES['default']; "
+        "print(database['OPTIONS'], database.get('DISABLE_SERVER_SIDE_CURSORS'))"
+    )
+    pooled = {"DEBUG": "true", "DATABASE_URL": "postgres://klaxon@pgbouncer.internal:6432/klaxon"}
+
+    through_pooler = manage("shell", "-c", show, **pooled, DATABASE_TRANSACTION_POOLING="true")
+    direct = manage("shell", "-c", show, **pooled)
+
+    assert through_pooler.stdout.splitlines()[-1] == "{'prepare_threshold': None} True", through_pooler.stderr
+    assert direct.stdout.splitlines()[-1] == "{} False", direct.stderr
