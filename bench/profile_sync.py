@@ -2,9 +2,11 @@
 the Klaxon extension), measured in-process: Klaxon's WSGI application called directly, without
 gunicorn or the network, on the PostgreSQL in DATABASE_URL, under cProfile.
 
-    bin/with-postgres .venv/bin/python bench/profile_sync.py [--users 2000] [--top 40]
+    PG_EXTRA_OPTIONS="-c synchronous_commit=off" bin/with-postgres .venv/bin/python bench/profile_sync.py
 
-Prints the mean time per request pair, the same for the bare-Django ceiling project's view
+(synchronous_commit off: otherwise every INSERT's time is mostly the disk's WAL flush.)
+
+Prints the mean time per request pair (unprofiled, then profiled), the same for the bare-Django ceiling project's view
 (bench/ceiling) called the same way, and the functions that take the most cumulative and own
 time. bench/RESULTS.md records the breakdown.
 """
@@ -106,17 +108,19 @@ def klaxon(users: int, top: int) -> None:
         status, created = call(application, environ("POST", prefix + "/Users", body=body, token=token))
         assert status.startswith("201"), (status, created[:300])
 
-    warm = users // 10
+    warm, timed = users // 10, users // 2
     for i in range(warm):
         pair(i)
-    profiler = cProfile.Profile()
     started = time.perf_counter()
+    for i in range(warm, timed):
+        pair(i)
+    elapsed = time.perf_counter() - started
+    print(f"Klaxon: {elapsed / (timed - warm) * 1000:.2f} ms per GET+POST pair (unprofiled, in-process)")
+    profiler = cProfile.Profile()
     profiler.enable()
-    for i in range(warm, users):
+    for i in range(timed, users):
         pair(i)
     profiler.disable()
-    elapsed = time.perf_counter() - started
-    print(f"Klaxon: {elapsed / (users - warm) * 1000:.2f} ms per GET+POST pair (profiled, in-process)")
     for order in ("cumulative", "tottime"):
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)

@@ -294,7 +294,7 @@ logfile = {self.directory / "pgbouncer.log"}
         subprocess.run(["chown", "-R", "postgres", str(self.directory)], check=True)
         # PgBouncer refuses to run as root; -u drops to the PostgreSQL cluster's own user.
         self.process = subprocess.Popen(
-            ["/usr/sbin/pgbouncer", "-u", "postgres", str(self.directory / "pgbouncer.ini")]
+            ["/usr/sbin/pgbouncer", "-q", "-u", "postgres", str(self.directory / "pgbouncer.ini")]
         )
         for _ in range(100):
             try:
@@ -531,7 +531,7 @@ def drive(bench: Bench, users: int, ceiling_server: Server | None, pooled=None) 
 
     measure_ceiling()
 
-    def sync_job(i, call=call, names=names):
+    def sync_job(i, call=call, names=names, ids=ids):
         def job():
             name = names[i]
             t1, found = call("GET", "/Users?filter=" + quote_filter(f'userName eq "{name}"'))
@@ -567,7 +567,7 @@ def drive(bench: Bench, users: int, ceiling_server: Server | None, pooled=None) 
     if pooled:
         pooled_client, pooled_server = pooled
         pooled_names = [f"pooled{i:06d}@bench.test" for i in range(users)]
-        jobs = [sync_job(i, pooled_client.call, pooled_names) for i in range(users)]
+        jobs = [sync_job(i, pooled_client.call, pooled_names, {}) for i in range(users)]
         pooled_sync = bench.measure(jobs, server=pooled_server)
         bench.report("initial sync through PgBouncer (transaction mode)", [pooled_sync], unit="users")
         measure_ceiling()

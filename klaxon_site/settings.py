@@ -121,7 +121,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'klaxon.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # Off by default, as in Django: a check is one more round trip (SELECT 1) on every
+        # request. After a database restart each worker answers one request with 503 (SCIM:
+        # retried by the identity provider) and reconnects. docs/deployment.md.
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

@@ -307,7 +307,9 @@ def complete(request, provider, pending: Pending) -> Identity:
     return Identity(
         issuer=provider.issuer,
         subject=str(claims["sub"]),
-        email=_text(claims.get("email")),
+        # Core §5.7: an address the provider says it has not verified (Okta sends
+        # email_verified) proves nothing about who signed in; Entra ID omits the claim.
+        email=_text(claims.get("email")) if claims.get("email_verified") is not False else "",
         preferred_username=_text(claims.get("preferred_username")),
         auth_time=claims.get("auth_time") if isinstance(claims.get("auth_time"), int) else None,
         claims=claims,

@@ -17,7 +17,9 @@ import time
 import uuid
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import InterfaceError, OperationalError, connection
+from django.test import RequestFactory
 
 from accounts import actions, memberships
 from accounts.models import Group, GroupMembership, User
@@ -235,6 +237,29 @@ def test_a_database_that_cannot_be_reached_is_503_with_retry_after(tmp_path):
     assert headers["Retry-After"] == str(DATABASE_RETRY_AFTER)
     assert headers["Content-Type"] == "application/scim+json"
     assert body["schemas"] == [ERROR] and body["status"] == "503"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_the_database_drops_a_workers_connection_it_answers_at_most_one_503_then_reconnects(acme):
+    """Connections are kept without a health check per request (settings.py): a database
+    restart or failover costs each worker one 503, which identity providers retry."""
+    application = WSGIHandler()  # a worker's handler: closes unusable connections after a request
+    token = generate_token(acme.organisation)
+    path = f"/scim/v2/{endpoint_for(acme.organisation).key}/Users"
+
+    def get() -> int:
+        status = []
+        environ = RequestFactory().get(path, {"count": "1"}, HTTP_AUTHORIZATION=f"Bearer {token}").environ
+        b"".join(application(environ, lambda line, headers: status.append(line)))
+        return int(status[0].split()[0])
+
+    assert get() == 200
+    if connection.connection is not None:  # kept between requests (PostgreSQL; SQLite reconnects each time)
+        connection.connection.close()  # what a restarted or failed-over server leaves behind
+
+    answers = [get(), get()]
+
+    assert answers in ([503, 200], [200, 200]), answers
 
 
 KILL_MEMBERS = 20_000

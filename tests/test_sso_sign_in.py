@@ -86,6 +86,17 @@ def test_the_first_sign_in_matches_preferred_username_with_the_identity_string_r
     assert SsoLink.objects.get(user=jose).subject == "00u-jose"
 
 
+def test_an_email_address_the_provider_has_not_verified_matches_nobody(client, idp, acme, oidc):
+    # Someone who could set an unverified address at the provider must not become Jo.
+    oidc.add_account("00u-mallory", email="jo@acme.test", email_verified=False)
+
+    response = sso_sign_in(client, "00u-mallory")
+
+    assert response.status_code == 403 and "You are not in Klaxon" in response.content.decode()
+    assert signed_in_as(client) is None
+    assert not SsoLink.objects.filter(user=acme.user).exists()
+
+
 def test_the_sign_in_page_offers_continue_with_the_provider_after_the_organisation_short_name(client, idp):
     chosen = client.post(reverse("sso:start"), {"organisation": "ACME"})
     assert chosen.url == reverse("sso:organisation", args=["acme"])
