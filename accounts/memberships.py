@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Group, GroupMembership, Organisation, User
+from klaxon_site.lib.lookups import any_of
 
 MEMBERSHIPS = GroupMembership._meta.db_table
 
@@ -21,7 +22,9 @@ def find(organisation: Organisation, scim_ids) -> dict[str, int]:
     """Map each SCIM id that is a person of `organisation` to its database key."""
     parsed = _as_uuids(scim_ids)
     found = dict(
-        User.objects.filter(organisation=organisation, scim_id__in=set(parsed.values())).values_list("scim_id", "pk")
+        User.objects.filter(any_of("scim_id", set(parsed.values())), organisation=organisation).values_list(
+            "scim_id", "pk"
+        )
     )
     return {raw: found[ident] for raw, ident in parsed.items() if ident in found}
 
@@ -84,7 +87,7 @@ def remove(group: Group, user_pks=None) -> None:
     at a membership and no signal listens, so Django deletes without collecting rows."""
     leaving = GroupMembership.objects.filter(group=group)
     if user_pks is not None:
-        leaving = leaving.filter(user_id__in=list(user_pks))
+        leaving = leaving.filter(any_of("user_id", user_pks))
     leaving.delete()
 
 

@@ -14,8 +14,9 @@ from typing import NamedTuple
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import F, Lookup
 from django.utils import timezone
+
+from klaxon_site.lib.lookups import any_of
 
 # How long the count taken for a listing's first page answers for its later pages, and how
 # long a bookmark is used.
@@ -93,19 +94,6 @@ class CachedTotal:
             cache.set(self.key, total, SNAPSHOT_SECONDS)
 
 
-class _AnyOf(Lookup):
-    """`column = ANY(%s)` with one array parameter (PostgreSQL). The ORM has no spelling of it:
-    `pk__in` sends one parameter per key, and a Func on the right-hand side is parenthesised."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        column, column_params = self.process_lhs(compiler, connection)
-        array, array_params = self.process_rhs(compiler, connection)
-        return f"{column} = ANY({array})", (*column_params, *array_params)
-
-
 def rows_at(queryset, offset: int, limit: int, bookmark: Bookmark | None = None, read=None) -> list:
     """The ordered rows [offset, offset + limit) of `queryset`, read with `read` (a function
     of a queryset, such as a values_list; by default the model instances).
@@ -127,10 +115,7 @@ def rows_at(queryset, offset: int, limit: int, bookmark: Bookmark | None = None,
     keys = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
     if not keys:
         return []
-    if connection.vendor == "postgresql":
-        # One array parameter: a hundred `IN (%s, ...)` parameters cost more to quote and parse.
-        return list(read(queryset.filter(_AnyOf(F("pk"), keys))))
-    return list(read(queryset.filter(pk__in=keys)))
+    return list(read(queryset.filter(any_of("pk", keys))))
 
 
 def page_of(queryset, offset: int, limit: int, *, store, keyset: bool = False, read=None) -> tuple[int, list]:
