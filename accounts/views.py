@@ -78,6 +78,12 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/set_password.html"
     success_url = "/reset/done/"
 
+    def get_user(self, uidb64):
+        user = super().get_user(uidb64)
+        if user is not None and not sso_policy.password_allowed(sso_policy.provider_of(user.organisation_id), user):
+            return None  # single sign-on became required after the link was sent: it sets no password now
+        return user
+
 
 @member_required
 def home(request):

@@ -46,6 +46,9 @@ parse_keys(KLAXON_ENCRYPTION_KEYS)  # a malformed key stops the process here, no
 # Site administrators who sign in with a password must pass a second factor (TOTP or a
 # recovery code); at their next sign-in, those without one set it up before getting in.
 KLAXON_MFA_FOR_SITE_ADMINS = env_bool("KLAXON_MFA_FOR_SITE_ADMINS", True)
+# An identity provider on this machine (plain HTTP on loopback), as the suite and `make run`
+# use; off in production, where an issuer must be a public HTTPS address (sso/oidc.py).
+KLAXON_SSO_ALLOW_LOCAL_ISSUERS = env_bool("KLAXON_SSO_ALLOW_LOCAL_ISSUERS", DEBUG)
 # Password-reset and invitation mails are looked up, rendered and sent in a thread after the
 # page answers (accounts/mail.py), so the answer does not tell whether anyone matched.
 # Not read from the environment: only tests turn it off (tests/conftest.py).

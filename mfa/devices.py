@@ -80,6 +80,8 @@ def _new_recovery_codes(user: User) -> list[str]:
 def enrol(user: User, secret: str, code: str) -> list[str] | None:
     """Keep `secret` as the person's authenticator if `code` proves they set it up; their new
     recovery codes, or None when the code is wrong."""
+    if not secret:  # no set-up page was shown in this session (or it was already used)
+        return None
     step = _step_of(secret, code)
     if step is None:
         return None

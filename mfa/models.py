@@ -23,7 +23,7 @@ class TotpDevice(models.Model):
 
 class RecoveryCode(models.Model):
     """A one-time code for when the authenticator is lost: shown once, stored as a SHA-256
-    hash (each carries 50 random bits), spent when used."""
+    hash (each carries 40 random bits; five wrong codes block the person for 15 minutes), spent when used."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
     code_hash = models.CharField(max_length=64, editable=False)

@@ -121,6 +121,9 @@ def set_up_at_sign_in(request):
     user, pending = _pending_user(request)
     if user is None:
         return _start_again(request, "Sign in again: the second step waits 5 minutes at most.")
+    if devices.has_device(user):
+        # The password alone must not replace a factor the person already has.
+        return redirect("mfa:verify")
     form = SetUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         codes = devices.enrol(user, request.session.get(NEW_SECRET, ""), form.cleaned_data["code"])
@@ -135,8 +138,11 @@ def set_up_at_sign_in(request):
 
 @never_cache
 @member_required
+@recent_sign_in_required(back_to="mfa:set-up")
 def set_up(request):
-    """My profile › Two-factor authentication: set up (or replace) the authenticator."""
+    """My profile › Two-factor authentication: set up (or replace) the authenticator. After a
+    recent sign-in, whose confirmation asks for the current factor when there is one: an
+    open session alone must not swap the authenticator and void the recovery codes."""
     user = request.user
     form = SetUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -3,13 +3,19 @@ anyone: SCIM is the source of truth for who works for the organisation.
 
 1. A person already linked to this issuer and subject (`sub`) is that person, whatever e-mail
    or username the provider sends today.
-2. Otherwise, the first time: the provider's `email` and `preferred_username` (Entra ID's UPN,
-   Okta's login) are compared by identity key (accounts/identity.py: any Unicode form and
-   letter case) with the organisation's userNames and e-mail addresses. A userName match wins
-   over an e-mail match; exactly one person must match. That person is then linked, unless
-   they are already linked to another subject (someone else at the provider).
+2. Otherwise, the first time, by identity key (accounts/identity.py: any Unicode form and
+   letter case): the provider's `email`, when it has not said the address is unverified
+   (oidc.Identity), against the organisation's userNames and e-mail addresses, a userName
+   match winning; without one, `preferred_username` (Entra ID's UPN, Okta's login) against
+   userNames only. Exactly one person must match, not already linked to someone else at
+   this provider.
+3. A site administrator is never linked by such a match in someone else's sign-in: SCIM can
+   write any person's e-mail address, so whoever holds the token and any account at the
+   provider could otherwise become them. Administrators link their provider account
+   themselves, with the Test sign-in or a confirmation while signed in (`claimant`).
 
-The result says why nobody matched: unknown, deactivated, ambiguous, or linked elsewhere.
+The result says why nobody matched: unknown, deactivated, ambiguous, linked elsewhere, or an
+administrator who has not linked their account yet.
 """
 
 from dataclasses import dataclass
@@ -34,8 +40,9 @@ class Match:
         return self.person is not None and not self.problem
 
 
-def find(organisation: Organisation, identity: Identity) -> Match:
-    """The person `identity` is, without linking anyone (a test sign-in uses this too)."""
+def find(organisation: Organisation, identity: Identity, *, claimant: User | None = None) -> Match:
+    """The person `identity` is, without linking anyone (a test sign-in uses this too).
+    `claimant`: the signed-in person a test sign-in or a confirmation is for."""
     link = (
         SsoLink.objects.filter(organisation=organisation, issuer=identity.issuer, subject=identity.subject)
         .select_related("user")
@@ -43,14 +50,15 @@ def find(organisation: Organisation, identity: Identity) -> Match:
     )
     if link is not None:
         return _checked(link.user)
-    keys = {key for key in (identity_key(identity.email), identity_key(identity.preferred_username)) if key}
-    if not keys:
+    people = User.objects.filter(organisation=organisation)
+    if email := identity_key(identity.email):
+        people = people.filter(Q(user_name_key=email) | Q(email_key=email))
+    elif username := identity_key(identity.preferred_username):
+        people = people.filter(user_name_key=username)
+    else:
         return Match(None, "unknown")
-    people = User.objects.filter(organisation=organisation).filter(Q(user_name_key__in=keys) | Q(email_key__in=keys))[
-        :10
-    ]
-    by_user_name = [person for person in people if person.user_name_key in keys]
-    candidates = by_user_name or list(people)
+    found = list(people[:10])
+    candidates = [person for person in found if email and person.user_name_key == email] or found
     if not candidates:
         return Match(None, "unknown")
     if len(candidates) > 1:
@@ -59,6 +67,8 @@ def find(organisation: Organisation, identity: Identity) -> Match:
     other = SsoLink.objects.filter(user=person).exclude(issuer=identity.issuer, subject=identity.subject).first()
     if other is not None and other.issuer == identity.issuer:
         return Match(person, "linked_elsewhere")
+    if person.role == User.Role.SITE_ADMIN and person != claimant:
+        return Match(person, "administrator_unlinked")
     return _checked(person)
 
 

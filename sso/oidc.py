@@ -88,15 +88,36 @@ def _is_loopback(host: str) -> bool:
 
 def issuer_problem(issuer: str) -> str | None:
     """Why `issuer` cannot be an issuer URL, or None. HTTPS only (OpenID Connect Discovery
-    §3), except on this machine's loopback, where a test provider runs."""
-    parts = urlsplit(issuer)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    §3). A test provider on this machine's loopback, over plain HTTP, only with
+    KLAXON_SSO_ALLOW_LOCAL_ISSUERS (development): in production a site administrator must not
+    make Klaxon's servers call their own machine, its network or a cloud metadata address."""
+    try:
+        parts = urlsplit(issuer)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError when out of range)
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in ("https", "http"):
         return "The issuer must be a URL such as https://login.microsoftonline.com/<tenant ID>/v2.0."
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        return "The issuer must use https://."
     if parts.query or parts.fragment:
         return "The issuer URL has no query string or fragment."
+    if settings.KLAXON_SSO_ALLOW_LOCAL_ISSUERS and _is_loopback(host):
+        return None
+    if parts.scheme == "http":
+        return "The issuer must use https://."
+    if _is_internal(host):
+        return "The issuer must be your identity provider's public address."
     return None
+
+
+def _is_internal(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_link_local or address.is_unspecified or address.is_private
 
 
 def _cache_key(kind: str, url: str) -> str:
@@ -104,18 +125,18 @@ def _cache_key(kind: str, url: str) -> str:
 
 
 def _get_json(url: str, what: str) -> dict:
+    """One JSON object from the provider. Redirects are not followed and every failure reads
+    the same, so that the settings form cannot be used to map what answers where."""
     try:
-        response = requests.get(url, timeout=HTTP_TIMEOUT, headers={"Accept": "application/json"})
+        response = requests.get(
+            url, timeout=HTTP_TIMEOUT, headers={"Accept": "application/json"}, allow_redirects=False
+        )
         response.raise_for_status()
         document = response.json()
-    except requests.RequestException as error:
-        raise OidcError(
-            "unreachable", f"Klaxon could not fetch the {what} at {url}: {error.__class__.__name__}."
-        ) from None
-    except ValueError:
-        raise OidcError("unreadable", f"The {what} at {url} is not JSON.") from None
-    if not isinstance(document, dict):
-        raise OidcError("unreadable", f"The {what} at {url} is not a JSON object.")
+    except (requests.RequestException, ValueError):
+        document = None
+    if not isinstance(document, dict) or response.status_code != 200:
+        raise OidcError("unreachable", f"Klaxon could not read a {what} (JSON) at {url}.")
     return document
 
 
@@ -307,9 +328,9 @@ def complete(request, provider, pending: Pending) -> Identity:
     return Identity(
         issuer=provider.issuer,
         subject=str(claims["sub"]),
-        # Core §5.7: an address the provider says it has not verified (Okta sends
+        # Core §5.7: an address the provider does not say it verified (Okta sends
         # email_verified) proves nothing about who signed in; Entra ID omits the claim.
-        email=_text(claims.get("email")) if claims.get("email_verified") is not False else "",
+        email=_text(claims.get("email")) if claims.get("email_verified", True) is True else "",
         preferred_username=_text(claims.get("preferred_username")),
         auth_time=claims.get("auth_time") if isinstance(claims.get("auth_time"), int) else None,
         claims=claims,

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts import time_zones
@@ -143,6 +144,7 @@ def single_sign_on(request):
 
 
 @never_cache
+@sensitive_post_parameters("client_secret")
 @site_admin_required
 @require_POST
 @recent_sign_in_required(back_to="sso:single-sign-on")

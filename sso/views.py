@@ -45,6 +45,13 @@ REFUSALS = {
         "Your identity provider signed you in as {who}, which matches several people in {organisation}'s Klaxon. "
         "Ask your administrator to give each a distinct e-mail address or username.",
     ),
+    "administrator_unlinked": (
+        SignInEvent.Outcome.REFUSED,
+        "Connect your account first",
+        "Your identity provider signed you in as {who}, which matches a site administrator of {organisation}'s "
+        "Klaxon. A site administrator connects their identity provider account once, themselves: sign in with "
+        "your password, then press Test sign-in on Configuration › Single sign-on.",
+    ),
     "linked_elsewhere": (
         SignInEvent.Outcome.REFUSED,
         "This Klaxon account belongs to someone else",
@@ -154,7 +161,8 @@ def callback(request):
         return _refused(request, "Sign-in refused", error.message, organisation=organisation)
     if pending.purpose == "test":
         return _tested(request, provider, pending, identity, address)
-    match = matching.find(organisation, identity)
+    claimant = request.user if request.user.is_authenticated and request.user.pk == pending.user_id else None
+    match = matching.find(organisation, identity, claimant=claimant if pending.purpose == "confirm" else None)
     if pending.purpose == "confirm":
         return _confirmed(request, provider, pending, identity, match, address)
     if not policy.offered(provider):
@@ -183,7 +191,7 @@ def _tested(request, provider, pending, identity, address):
     user = request.user
     if not (user.is_authenticated and user.pk == pending.user_id and user.organisation_id == provider.organisation_id):
         return _refused(request, "Test sign-in refused", "Start the test from the Single sign-on page.", status=400)
-    match = matching.find(provider.organisation, identity)
+    match = matching.find(provider.organisation, identity, claimant=user)
     if match.ok:
         actions.record_test(provider, by=user)
         if match.person == user:

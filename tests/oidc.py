@@ -153,8 +153,10 @@ def path_of(url: str) -> str:
 
 def connect(provider: TestProvider, organisation, *, by, **options):
     """`organisation`'s single sign-on at the test provider, configured and tested by `by`
-    (options: sso.actions.Settings fields such as admin_group)."""
+    (options: sso.actions.Settings fields such as admin_group). As after their real Test
+    sign-in (typing their userName at the provider), `by` is linked to their provider account."""
     from sso import actions
+    from sso.models import SsoLink
 
     registered = provider.register_client(CALLBACK)
     options.setdefault("display_name", "Test IdP")
@@ -164,5 +166,6 @@ def connect(provider: TestProvider, organisation, *, by, **options):
         by=by,
     )
     actions.record_test(configured, by=by)
+    SsoLink.objects.create(organisation=organisation, user=by, issuer=provider.issuer, subject=by.user_name)
     configured.refresh_from_db()
     return configured

@@ -106,6 +106,52 @@ def test_a_site_administrator_with_a_second_factor_is_asked_for_a_code_after_the
     assert signed_in(client) == acme.admin
 
 
+def test_the_password_alone_cannot_set_up_a_new_factor_over_an_existing_one(client, acme):
+    totp = with_authenticator(acme.admin)
+    codes_before = set(RecoveryCode.objects.filter(user=acme.admin).values_list("code_hash", flat=True))
+    password_sign_in(client)
+
+    # Skipping the code page for the set-up page, as someone who has only the password would.
+    page = client.get(reverse("mfa:set-up-at-sign-in"))
+    posted = client.post(reverse("mfa:set-up-at-sign-in"), {"code": pyotp.TOTP(pyotp.random_base32()).now()})
+
+    assert page.status_code == 302 and page.url == reverse("mfa:verify")
+    assert posted.status_code == 302 and posted.url == reverse("mfa:verify")
+    assert signed_in(client) is None
+    assert devices.verify(acme.admin, totp.now())  # the owner's authenticator still works
+    assert set(RecoveryCode.objects.filter(user=acme.admin).values_list("code_hash", flat=True)) == codes_before
+
+
+def test_replacing_the_authenticator_on_my_profile_needs_a_recent_sign_in_with_the_current_factor(acme):
+    with_authenticator(acme.user)
+    stale = Client()
+    stale.force_login(acme.user)
+    session = stale.session
+    session[SIGNED_IN_AT] = time.time() - 3600  # a session left open an hour ago
+    session.save()
+
+    response = stale.post(reverse("mfa:set-up"), {"code": "123456"})
+
+    assert response.status_code == 302 and response.url.startswith(reverse("accounts:confirm-password"))
+    assert "code" in stale.get(response.url).context["form"].fields  # the confirmation asks for it
+
+
+def test_a_code_posted_without_the_set_up_page_is_a_form_error_not_a_crash(client, acme):
+    password_sign_in(client)  # a site administrator without a factor: sent to set one up
+
+    at_sign_in = client.post(reverse("mfa:set-up-at-sign-in"), {"code": "123456"})
+    on_profile = Client()
+    on_profile.force_login(acme.user)
+    session = on_profile.session
+    session[SIGNED_IN_AT] = time.time()
+    session.save()
+    on_my_profile = on_profile.post(reverse("mfa:set-up"), {"code": "123456"})
+
+    for response in (at_sign_in, on_my_profile):
+        assert response.status_code == 200
+        assert "does not match" in response.content.decode()
+
+
 def test_a_code_is_accepted_only_once(acme):
     totp = with_authenticator(acme.admin)
     code = totp.now()

@@ -5,6 +5,7 @@ shown again and never logged; a test sign-in proves the settings before anyone i
 single sign-on.
 """
 
+import io
 import json
 import logging
 
@@ -73,6 +74,64 @@ def test_a_plain_http_issuer_is_refused_off_loopback(as_admin, oidc, registered)
     response = save(as_admin, oidc, registered, issuer="http://login.example.com/tenant/v2.0")
 
     assert response.status_code == 400 and "must use https://" in response.content.decode()
+
+
+@pytest.mark.parametrize("issuer", ["http://[::1", "https://", "not a url", "https://idp.example.com:99999/"])
+def test_a_malformed_issuer_is_a_form_error_not_a_crash(as_admin, oidc, registered, issuer):
+    response = save(as_admin, oidc, registered, issuer=issuer)
+
+    assert response.status_code == 400
+    assert "The issuer must be a URL" in response.content.decode()
+    with pytest.raises(CommandError, match="The issuer must be a URL"):
+        configure("acme", "--issuer", issuer, "--client-id", "x", "--client-secret", "y")
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "http://127.0.0.1:9090",
+        "https://127.0.0.1:8000",
+        "https://169.254.169.254/latest",
+        "https://10.0.0.5",
+        "https://localhost",
+    ],
+)
+def test_in_production_the_issuer_cannot_point_at_klaxons_own_machine_or_network(as_admin, settings, issuer):
+    settings.KLAXON_SSO_ALLOW_LOCAL_ISSUERS = False  # production: only public HTTPS issuers
+
+    response = as_admin.post(reverse("sso:save-settings"), {"issuer": issuer, "client_id": "x", "client_secret": "y"})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "must use https://" in page or "public address" in page
+    assert not IdentityProvider.objects.exists()
+
+
+def test_every_failure_to_read_the_discovery_document_reads_the_same(as_admin, live_server, oidc, registered):
+    """Otherwise the form tells an administrator which ports of the server's network answer."""
+    closed = "http://127.0.0.1:9"
+    not_json = live_server.url  # Klaxon itself: an HTML 404 page there
+
+    answers = [save(as_admin, oidc, registered, issuer=issuer).content.decode() for issuer in (closed, not_json)]
+
+    for issuer, page in zip((closed, not_json), answers, strict=True):
+        assert f"Klaxon could not read a discovery document (JSON) at {issuer}/.well-known/openid-configuration" in page
+        assert "Error" not in page.split("Klaxon could not read")[1][:120]  # no exception class
+
+
+def test_the_client_secret_is_hidden_from_error_reports(as_admin, oidc, registered, monkeypatch):
+    from django.core.signals import got_request_exception
+
+    from sso import actions
+
+    monkeypatch.setattr(actions, "check_settings", lambda *a, **k: 1 / 0)
+    seen = []
+    got_request_exception.connect(lambda sender, request, **kw: seen.append(request), weak=False)
+
+    with pytest.raises(ZeroDivisionError):
+        save(as_admin, oidc, registered)
+
+    assert seen and seen[-1].sensitive_post_parameters == ("client_secret",)
 
 
 def test_saving_the_settings_needs_a_recent_sign_in(client, acme, oidc, registered):
@@ -175,10 +234,18 @@ def test_configure_sso_refuses_an_unreachable_issuer_unless_told_to_skip_the_che
     unreachable = "http://127.0.0.1:9/nothing-here"
     arguments = ("acme", "--issuer", unreachable, "--client-id", "x", "--client-secret", "y")
 
-    with pytest.raises(CommandError, match="could not fetch the discovery document"):
+    with pytest.raises(CommandError, match="could not read a discovery document"):
         configure(*arguments)
     assert not IdentityProvider.objects.exists()
     assert configure(*arguments, "--skip-check")["issuer"] == unreachable
+
+
+def test_configure_sso_reads_the_secret_from_standard_input_when_told(acme, oidc, registered, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(registered.client_secret + "\n"))
+
+    configure("acme", "--issuer", oidc.issuer, "--client-id", registered.client_id, "--client-secret", "-")
+
+    assert IdentityProvider.objects.get().client_secret == registered.client_secret
 
 
 def test_configure_sso_names_an_unknown_organisation(db):

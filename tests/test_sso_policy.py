@@ -10,8 +10,11 @@ through the provider, and membership changes take effect on the next request.
 import pyotp
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.tokens import default_token_generator
 from django.test import Client
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from accounts import actions as account_actions
 from accounts.models import User
@@ -116,6 +119,25 @@ def test_requiring_single_sign_on_turns_password_resets_off_except_for_break_gla
         assert response.url == reverse("accounts:password-reset-sent")  # the page answers alike
 
     assert [message.to for message in mailoutbox] == [["admin@acme.test"]]
+
+
+def test_a_reset_or_invitation_link_sent_before_single_sign_on_was_required_sets_no_password(client, idp, acme):
+    link = reverse(
+        "accounts:password-reset-confirm",
+        args=[urlsafe_base64_encode(force_bytes(acme.user.pk)), default_token_generator.make_token(acme.user)],
+    )
+    actions.set_required(idp, True, by=acme.admin)
+    actions.set_break_glass(idp, [acme.admin], by=acme.admin)
+
+    page = client.get(link, follow=True)
+    client.post(
+        page.redirect_chain[-1][0] if page.redirect_chain else link,
+        {"new_password1": "n3w-Passw0rd!x", "new_password2": "n3w-Passw0rd!x"},
+    )
+
+    assert "This link has expired" in page.content.decode()
+    acme.user.refresh_from_db()
+    assert not acme.user.check_password("n3w-Passw0rd!x")
 
 
 def test_requiring_single_sign_on_turns_invitations_off(client, required, acme, as_admin, scim):

@@ -161,6 +161,36 @@ def test_a_deactivated_person_is_refused_with_a_page_saying_so_and_the_attempt_i
     assert (event.outcome, event.user) == ("deactivated", acme.user)
 
 
+def test_a_site_administrator_is_never_linked_by_address_in_someone_elses_sign_in(client, idp, acme, oidc):
+    """SCIM can write any person's e-mail address: holding the token and any account at the
+    provider must not make someone a site administrator. Administrators link themselves."""
+    second = account_actions.create_manual_user(
+        acme.organisation, "ops@acme.test", email="ops@acme.test", role=User.Role.SITE_ADMIN
+    )
+    oidc.add_account("00u-guest", email="ops@acme.test", email_verified=True)
+
+    response = sso_sign_in(client, "00u-guest")
+
+    assert response.status_code == 403 and "Connect your account first" in response.content.decode()
+    assert signed_in_as(client) is None and not SsoLink.objects.filter(user=second).exists()
+    [event] = events()
+    assert (event.outcome, event.detail) == ("refused", "administrator_unlinked")
+
+
+def test_preferred_username_matches_usernames_only_and_never_beside_a_usable_email(client, idp, acme, oidc):
+    # Providers where people choose their username must not let them pick someone's address.
+    oidc.add_account("00u-a", preferred_username="jo@acme.test", email="mallory@evil.test", email_verified=True)
+    oidc.add_account("00u-b", preferred_username="jo@acme.test", email="jo@acme.test", email_verified="false")
+    account_actions.create_manual_user(acme.organisation, "sam", email="sam@acme.test")
+    oidc.add_account("00u-c", preferred_username="sam@acme.test")
+
+    for login in ("00u-a", "00u-c"):
+        assert sso_sign_in(Client(), login).status_code == 403, login
+    assert signed_in_as(client) is None
+    sso_sign_in(client, "00u-b")  # an unverified address is no address: the username matches Jo
+    assert signed_in_as(client) == acme.user
+
+
 def test_a_linked_person_deactivated_later_is_refused(client, idp, acme):
     sso_sign_in(client, "jo@acme.test")
     account_actions.deactivate_user(acme.user)
@@ -234,7 +264,7 @@ def test_a_replayed_id_token_is_refused(client, idp, acme, oidc):
         ("unknown-key", "signature", "signed with a key your identity provider does not publish"),
     ],
 )
-def test_an_id_token_that_does_not_verify_is_refused(client, idp, oidc, misbehaviour, reason, text):
+def test_an_id_token_that_does_not_verify_is_refused(client, idp, acme, oidc, misbehaviour, reason, text):
     oidc.misbehave(misbehaviour)
 
     response = sso_sign_in(client, "jo@acme.test")
@@ -244,7 +274,7 @@ def test_an_id_token_that_does_not_verify_is_refused(client, idp, oidc, misbehav
     assert signed_in_as(client) is None
     [event] = events()
     assert event.outcome == "refused" and event.detail.startswith(f"{reason}:")
-    assert not SsoLink.objects.exists()
+    assert not SsoLink.objects.filter(user=acme.user).exists()
 
 
 def test_an_answer_claiming_another_issuer_is_refused(client, idp):

@@ -1,4 +1,5 @@
 import json
+import sys
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -23,7 +24,12 @@ class Command(BaseCommand):
             "--issuer", required=True, help="Issuer URL, e.g. https://login.microsoftonline.com/<tenant>/v2.0."
         )
         parser.add_argument("--client-id", required=True, help="The application's client ID at the provider.")
-        parser.add_argument("--client-secret", required=True, help="The application's client secret (never printed).")
+        parser.add_argument(
+            "--client-secret",
+            required=True,
+            help="The application's client secret (never printed); '-' reads it from standard input, which keeps "
+            "it out of the process list and the shell history.",
+        )
         parser.add_argument(
             "--admin-group",
             default="",
@@ -44,10 +50,13 @@ class Command(BaseCommand):
         organisation = Organisation.objects.filter(slug=options["slug"]).first()
         if organisation is None:
             raise CommandError(f"No organisation has the slug {options['slug']!r}.")
+        secret = options["client_secret"]
+        if secret == "-":
+            secret = sys.stdin.readline().strip()
         wanted = actions.Settings(
             issuer=options["issuer"].strip(),
             client_id=options["client_id"].strip(),
-            client_secret=options["client_secret"],
+            client_secret=secret,
             admin_group=options["admin_group"],
             display_name=options["display_name"],
         )
