@@ -5,6 +5,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -55,7 +56,8 @@ class ScimRequestsSkipPortalLayers:
 
 
 def _chain(paths: list[str]):
-    handler = BaseHandler()
+    # BaseHandler's private parts, as its own load_middleware() sets them (django-stubs omit them).
+    handler: Any = BaseHandler()
     handler._view_middleware, handler._template_response_middleware, handler._exception_middleware = [], [], []
     get_response = convert_exception_to_response(handler._get_response)
     for path in reversed(paths):

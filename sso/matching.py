@@ -82,12 +82,14 @@ def link(person: User, identity: Identity) -> None:
     """Remember that `identity` is `person` (from now on the subject alone identifies them),
     and when they last signed in. A link to a previous issuer is replaced."""
     now = timezone.now()
+    organisation_id = person.organisation_id
+    assert organisation_id is not None  # staff belong to no organisation and never get here
     try:
         with transaction.atomic():
             SsoLink.objects.update_or_create(
                 user=person,
                 defaults={
-                    "organisation_id": person.organisation_id,
+                    "organisation_id": organisation_id,
                     "issuer": identity.issuer,
                     "subject": identity.subject,
                     "last_sign_in_at": now,
