@@ -13,7 +13,6 @@ import hashlib
 from typing import NamedTuple
 
 from django.core.cache import cache
-from django.db import connection
 from django.utils import timezone
 
 from klaxon_site.lib.lookups import any_of
@@ -40,13 +39,10 @@ class Bookmark(NamedTuple):
 class ListingBookmarks:
     """Where the served pages of one listing ended, with the listing's total, in a table
     shaped like scim_sync.models.PageBookmark (passed in, so that this module needs no app).
-
-    Two statements in SQL, one per page: the ORM would need a transaction around a
-    SELECT and an update_or_create for the same upsert.
-    """
+    One statement to read, one to write (an upsert: the latest page to end here wins)."""
 
     def __init__(self, model, listing: str):
-        self.table = connection.ops.quote_name(model._meta.db_table)
+        self.model = model
         self.digest = hashlib.sha256(listing.encode()).hexdigest()
 
     def nearest(self, position: int) -> Bookmark | None:
@@ -55,26 +51,23 @@ class ListingBookmarks:
         Not only the exact one: a client fetching pages in parallel asks for page n+1
         before page n has been served, and then starts a few pages back.
         """
-        fresh = connection.ops.adapt_datetimefield_value(timezone.now() - datetime.timedelta(seconds=SNAPSHOT_SECONDS))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'SELECT "position", "key", total FROM {self.table} WHERE listing = %s AND "position" <= %s '
-                'AND written_at >= %s ORDER BY "position" DESC LIMIT 1',
-                [self.digest, position, fresh],
-            )
-            row = cursor.fetchone()
+        fresh = timezone.now() - datetime.timedelta(seconds=SNAPSHOT_SECONDS)
+        row = (
+            self.model.objects.filter(listing=self.digest, position__lte=position, written_at__gte=fresh)
+            .order_by("-position")
+            .values_list("position", "key", "total")
+            .first()
+        )
         return Bookmark(*row) if row else None
 
     def save(self, position: int, key: int, total: int | None = None) -> None:
-        """One statement on PostgreSQL and SQLite alike: the latest page to end here wins."""
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'INSERT INTO {self.table} (listing, "position", "key", total, written_at) '
-                'VALUES (%s, %s, %s, %s, %s) ON CONFLICT (listing, "position") '
-                'DO UPDATE SET "key" = excluded."key", total = excluded.total, written_at = excluded.written_at',
-                [self.digest, position, key, total, now],
-            )
+        bookmark = self.model(listing=self.digest, position=position, key=key, total=total, written_at=timezone.now())
+        self.model.objects.bulk_create(
+            [bookmark],
+            update_conflicts=True,
+            unique_fields=["listing", "position"],
+            update_fields=["key", "total", "written_at"],
+        )
 
 
 class CachedTotal:
