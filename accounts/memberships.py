@@ -1,9 +1,11 @@
 """Group membership as set operations: add, remove, replace, by database key or by SCIM id.
 
 Identity providers move members hundreds or thousands at a time (Okta replaces a whole
-group with one PUT), so nothing here loads memberships as model instances. The one
-hand-written statement is the PostgreSQL add below; each use says why the ORM does not do
-the same job (figures: bench/RESULTS.md, "Okta PUT" and "group PATCH" rows).
+group with one PUT), so nothing here loads memberships as model instances, and lists of
+keys go to PostgreSQL as one array (klaxon_site/lib/lookups.any_of). Two statements are
+hand-written, both PostgreSQL only: the add (unnest) and the add by SCIM id (one round trip);
+each says why the ORM does not do the same job (figures: bench/RESULTS.md, "Okta PUT" and
+"group PATCH" rows).
 """
 
 import uuid
