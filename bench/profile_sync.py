@@ -130,36 +130,27 @@ def klaxon(users: int, top: int) -> None:
     warm, timed = users // 10, users // 2
     for i in range(warm):
         pair(i)
+    measure(pair, "GET+POST pair", range(warm, timed), range(timed, users), top, orders=("cumulative", "tottime"))
+    measure(change, "incremental PATCH", range(warm, timed), range(timed, users), top, orders=("cumulative",))
+
+
+def measure(request, name: str, unprofiled: range, profiled: range, top: int, *, orders) -> None:
+    """`request(i)` over `unprofiled` timed plainly, then over `profiled` under cProfile."""
     started = time.perf_counter()
-    for i in range(warm, timed):
-        pair(i)
+    for i in unprofiled:
+        request(i)
     elapsed = time.perf_counter() - started
-    print(f"Klaxon: {elapsed / (timed - warm) * 1000:.2f} ms per GET+POST pair (unprofiled, in-process)")
+    print(f"Klaxon: {elapsed / len(unprofiled) * 1000:.2f} ms per {name} (unprofiled, in-process)")
     profiler = cProfile.Profile()
     profiler.enable()
-    for i in range(timed, users):
-        pair(i)
+    for i in profiled:
+        request(i)
     profiler.disable()
-    print_breakdown(pstats.Stats(profiler), users - timed)
-    for order in ("cumulative", "tottime"):
+    print_breakdown(pstats.Stats(profiler), len(profiled))
+    for order in orders:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
         print(out.getvalue())
-
-    started = time.perf_counter()
-    for i in range(warm, timed):
-        change(i)
-    elapsed = time.perf_counter() - started
-    print(f"Klaxon: {elapsed / (timed - warm) * 1000:.2f} ms per incremental PATCH (unprofiled, in-process)")
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for i in range(timed, users):
-        change(i)
-    profiler.disable()
-    print_breakdown(pstats.Stats(profiler), users - timed)
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative").print_stats(top)
-    print(out.getvalue())
 
 
 # Where a function's own time is counted: the first of these its file path contains.
